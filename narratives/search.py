@@ -1,0 +1,81 @@
+"""Ad-hoc cross-lingual search: a query in any language, nearest passages in all languages.
+
+The query is embedded in the model's query role and searched in the model's FAISS index of
+passages; hits are joined with DuckDB for their text, outlet and date. The reader never writes:
+an index that is missing or behind the database is rebuilt in memory for this search only.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from embeddings.base import Embedder
+from narratives.store import reader
+
+log = logging.getLogger(__name__)
+
+
+def open_index(con, index_dir, model_id: str, dim: int):
+    from embeddings.index import IndexMismatch, VectorIndex, index_path_for
+    from narratives.pipeline import stored_vectors
+
+    stored, max_id = con.execute(
+        "SELECT count(*), coalesce(max(p.id), -1) FROM passages p JOIN embeddings e "
+        "ON e.text_hash = p.text_hash AND e.model_id = ?",
+        [model_id],
+    ).fetchall()[0]
+    if stored == 0:
+        raise LookupError(
+            f"no passages are embedded with {model_id}; run `narratives run` (with the same --model) first"
+        )
+    try:
+        index = VectorIndex.load(index_path_for(index_dir, model_id), model_id)
+        if (index.count(), index.max_id) == (stored, max_id):
+            return index
+        log.warning("the saved index is behind the database: searching an in-memory copy")
+    except (FileNotFoundError, IndexMismatch) as exc:
+        log.warning("no usable saved index (%s): searching an in-memory copy", exc)
+    index = VectorIndex(model_id, dim)
+    for ids, vectors in stored_vectors(con, model_id):
+        index.add(ids, vectors)
+    return index
+
+
+def search(
+    db_path, index_dir, embedder: Embedder, query: str, k: int = 10, lang: str | None = None
+) -> list[dict]:
+    if not query or not query.strip():
+        raise ValueError('give a query: narratives search "free text in any language"')
+    if k < 1:
+        raise ValueError("-k must be at least 1")
+    query_vector = embedder.embed([query], "query")
+    with reader(db_path) as con:
+        index = open_index(con, index_dir, embedder.model_id, embedder.dim)
+        fetch = k if lang is None else min(index.count(), k * 20)
+        while True:
+            scores, ids = index.search(query_vector, fetch)
+            hits = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+            rows = _rows(con, hits, lang)
+            if len(rows) >= k or fetch >= index.count():
+                return rows[:k]
+            fetch = min(index.count(), fetch * 4)
+
+
+def _rows(con, hits: list[tuple[int, float]], lang: str | None) -> list[dict]:
+    if not hits:
+        return []
+    score = dict(hits)
+    cur = con.execute(
+        """
+        SELECT p.id, p.lang, p.text, o.name AS outlet, o.kind AS outlet_kind,
+               CAST(d.published_at AS DATE) AS day, d.url, d.title
+        FROM passages p JOIN documents d ON d.id = p.document_id
+        LEFT JOIN outlets o ON o.id = d.outlet_id
+        WHERE p.id IN (SELECT unnest(?)) AND (? IS NULL OR p.lang = ?)
+        """,
+        [list(score), lang, lang],
+    )
+    cols = [c[0] for c in cur.description]
+    rows = [dict(zip(cols, r, strict=True)) | {"score": score[r[0]]} for r in cur.fetchall()]
+    rows.sort(key=lambda r: -r["score"])
+    return rows

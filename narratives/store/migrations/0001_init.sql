@@ -191,3 +191,25 @@ CREATE TABLE ingest_errors (
     reason      VARCHAR NOT NULL,
     created_at  TIMESTAMP DEFAULT current_timestamp
 );
+
+-- Copies of a document published by other outlets (exact or near duplicates). A reprint keeps
+-- its documents row (its outlet and date count) but its passages are not stored or embedded again:
+-- the edge is how amplification is measured.
+CREATE TABLE reprints (
+    original_id    BIGINT NOT NULL,        -- documents.id of the earliest copy
+    reprint_id     BIGINT NOT NULL,        -- documents.id of the later copy
+    kind           VARCHAR NOT NULL,       -- exact | near
+    similarity     DOUBLE,                 -- e.g. estimated Jaccard of shingles for near copies
+    delay_seconds  DOUBLE,                 -- reprint published_at minus original published_at
+    PRIMARY KEY (original_id, reprint_id)
+);
+
+-- Telegram forwards (and similar re-posts) whose origin is named by the source.
+CREATE TABLE forwards (
+    document_id        BIGINT PRIMARY KEY, -- the forwarding post
+    origin_name        VARCHAR NOT NULL,   -- the channel or outlet it was forwarded from
+    origin_outlet_id   VARCHAR,            -- outlets.id when the origin is a tracked outlet
+    origin_message_id  VARCHAR,
+    origin_date        TIMESTAMP,
+    views              BIGINT
+);

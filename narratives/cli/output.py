@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 
-def cell(value, width: int | None = None) -> str:
+def cell(value, width: int | None = None, decimals: int = 3) -> str:
     if value is None:
         text = ""
     elif isinstance(value, float):
-        text = f"{value:.3f}"
+        text = f"{value:.{decimals}f}"
     elif isinstance(value, dt.datetime):
         text = value.strftime("%Y-%m-%d %H:%M")
     else:
@@ -20,7 +20,9 @@ def cell(value, width: int | None = None) -> str:
 
 
 def table(headers: list[str], rows: list, max_width: int = 90) -> str:
-    cells = [[cell(v, max_width) for v in row] for row in rows]
+    # percentages read best with one decimal, scores and rates with three
+    decimals = [1 if h.endswith("_pct") or h.endswith("%") else 3 for h in headers]
+    cells = [[cell(v, max_width, d) for v, d in zip(row, decimals, strict=True)] for row in rows]
     widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
     numeric = [
         all(isinstance(row[i], int | float) or row[i] is None for row in rows)

@@ -79,9 +79,20 @@ def corpus_source_id(path: Path) -> str:
 
 
 def ingest_step(settings: Settings, run_id: int) -> dict:
+    """Ingest the sources file when one is set, else the corpus file; under the ingest lock."""
+    from narratives.ingest.state import ingest_lock
+
     started = time.perf_counter()
+    if settings.sources is not None:
+        from narratives.ingest.runner import ingest_sources, record_run
+
+        summaries = ingest_sources(settings, settings.sources, run_id=run_id)
+        counts = record_run(settings, run_id, summaries)
+        with writer(settings.database, settings.lock_wait_s) as con:
+            runs.update_run(con, run_id, timings={"ingest_s": time.perf_counter() - started})
+        return counts
     items = read_jsonl(settings.corpus)
-    with writer(settings.database, settings.lock_wait_s) as con:
+    with ingest_lock(settings.home), writer(settings.database, settings.lock_wait_s) as con:
         result = store_documents(
             con, corpus_source_id(settings.corpus), items,
             run_id=run_id, max_words=settings.max_passage_words,
@@ -91,8 +102,9 @@ def ingest_step(settings: Settings, run_id: int) -> dict:
             con, run_id, counts=counts, timings={"ingest_s": time.perf_counter() - started}
         )
     log.info(
-        "ingest: %d new documents (%d passages), %d already stored, %d bad items",
-        result.documents_new, result.passages_new, result.documents_seen, result.errors,
+        "ingest: %d new documents (%d passages, %d reprints), %d already stored, %d bad items",
+        result.documents_new, result.passages_new, result.reprints, result.documents_seen,
+        result.errors,
     )  # fmt: skip
     return counts
 

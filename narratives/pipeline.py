@@ -30,6 +30,7 @@ log = logging.getLogger("narratives.pipeline")
 SPLITTER = "sentences-v1"
 LANGID = "lingua-v1"
 AGGREGATION = "any-passage"
+DEDUP = "sha1-normalised+minhash-lsh-w3-j0.6"  # narratives.ingest.dedup: exact, then near copies
 EMBED_CHUNK = 512  # texts embedded and committed together: a crash loses at most this many
 MATCH_CHUNK = 4096
 
@@ -48,12 +49,16 @@ def components(settings: Settings) -> dict:
         "scorer": settings.scorer,
         "aggregation": AGGREGATION,
         "index": "faiss-flat-ip",
+        "dedup": DEDUP,
     }
 
 
 def parameters(settings: Settings) -> dict:
     keys = ("max_passage_words", "top_k_matches", "suggest_margin", "batch_size")
-    return {k: getattr(settings, k) for k in keys} | {"exemplar_role": EXEMPLAR_ROLE}
+    return {k: getattr(settings, k) for k in keys} | {
+        "exemplar_role": EXEMPLAR_ROLE,
+        "sources": str(settings.sources) if settings.sources else None,
+    }
 
 
 def begin(settings: Settings, kind: str = "pipeline") -> int:

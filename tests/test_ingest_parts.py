@@ -10,7 +10,7 @@ from narratives.ingest.feeds import html_to_text
 from narratives.ingest.files import read_jsonl
 from narratives.ingest.http import FetchError, check_url, decode
 from narratives.ingest.sources import SourcesError, load_sources
-from narratives.store import writer
+from narratives.store import reader, writer
 
 GOOD = """
 [[sources]]
@@ -77,6 +77,8 @@ def test_charsets_from_header_meta_or_detection():
     assert uk in decode(f"<p>{uk}</p>".encode("koi8_u"), "text/html; charset=KOI8-U")
     # a wrong declaration (UTF-8 for windows-1251 bytes) falls back to detection
     assert ru in decode(f"<p>{ru} {ru}</p>".encode("cp1251"), "text/html; charset=utf-8")
+    # and no declaration at all
+    assert uk in decode(f"<p>{uk} {uk}</p>".encode("koi8_u"), "text/html")
 
 
 def test_only_public_http_addresses_unless_allowed():
@@ -142,3 +144,55 @@ def test_demo_corpus_reprints_are_three_edges_to_the_earliest_copy(tmp_path, dat
                      ("demo-0055", "demo-0086", "near")]  # fmt: skip
     assert result.reprints == 3 and copies_passages == 0
     assert again.documents_new == 0 and again.documents_seen == result.documents_new
+
+
+def test_parquet_file_and_a_dataset_folder_with_a_column_mapping(tmp_path, mini_settings):
+    import datetime as dt
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from narratives.ingest.runner import ingest_sources
+
+    texts = [
+        "Архітектори представили проєкт відновлення старого річкового вокзалу в Черкасах.",
+        "В Томске открыли новый корпус детской больницы на триста мест.",
+    ]
+    table = pa.table({
+        "key": ["p-1", "p-2"], "content": texts, "site": ["Черкаси сьогодні", "Томск Онлайн"],
+        "when": [dt.datetime(2024, 4, 1, 9), dt.datetime(2024, 4, 2, 9)],
+    })  # fmt: skip
+    pq.write_table(table, tmp_path / "docs.parquet")
+    folder = tmp_path / "dataset"
+    folder.mkdir()
+    pq.write_table(table, folder / "train.parquet")
+    mapping = 'columns = { id = "key", text = "content", outlet = "site", published_at = "when" }'
+    path = _write(
+        tmp_path,
+        f"""
+[[sources]]
+id = "pq"
+kind = "files"
+path = "docs.parquet"
+outlet = "Parquet"
+{mapping}
+
+[[sources]]
+id = "hub"
+kind = "hf-dataset"
+name = "{folder}"
+outlet = "Dataset"
+{mapping}
+""",
+    )
+    summary = ingest_sources(mini_settings, path)
+    assert summary["pq"]["new"] == 2 and summary["pq"]["error"] == 0
+    # the same texts from the second source are exact copies: reprint edges, no new passages
+    assert summary["hub"]["reprint"] == 2 and summary["hub"]["passages"] == 0
+    with reader(mini_settings.database) as con:
+        rows = con.execute(
+            "SELECT d.external_id, d.lang, o.name, d.published_at FROM documents d "
+            "JOIN outlets o ON o.id = d.outlet_id WHERE source_id = 'pq' ORDER BY 1"
+        ).fetchall()
+    assert rows == [("p-1", "uk", "Черкаси сьогодні", dt.datetime(2024, 4, 1, 9)),
+                    ("p-2", "ru", "Томск Онлайн", dt.datetime(2024, 4, 2, 9))]  # fmt: skip

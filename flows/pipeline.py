@@ -94,8 +94,9 @@ def _ingest(s: Settings, settings: dict, run_id: int, only: str | None) -> dict:
     if s.sources is None:
         counts = ingest_task(settings, run_id)
         logger.info(
-            "ingest: %(documents_new)d new documents, %(passages_new)d new passages, "
-            "%(documents_seen)d already stored, %(errors)d bad items", counts,
+            "ingest: %(documents_new)d new documents (%(reprints)d of them reprints), "
+            "%(passages_new)d new passages, %(documents_seen)d already stored, %(errors)d bad items",
+            counts,
         )  # fmt: skip
         return counts
     from narratives.ingest.runner import record_run

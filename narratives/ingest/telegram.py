@@ -93,12 +93,8 @@ def read_export(source: Source, state=None) -> Iterator[RawDocument | IngestProb
         views = int(views) if isinstance(views, int | str) and str(views).isdigit() else None
         forward = None
         if message.get("forwarded_from"):
-            forward = Forward(
-                origin_name=str(message["forwarded_from"]),
-                origin_message_id=_opt(message.get("forwarded_message_id")),
-                origin_date=parse_datetime(message["forwarded_date"]) if message.get("forwarded_date") else None,
-                views=views,
-            )  # fmt: skip
+            # the export names the origin channel, not its message id or date
+            forward = Forward(origin_name=str(message["forwarded_from"]), views=views)
         meta = {"channel": channel, "message_id": msg_id, "views": views,
                 "edited_at": edited.isoformat() if edited else None,
                 "forwarded_from": message.get("forwarded_from"),
@@ -113,7 +109,3 @@ def read_export(source: Source, state=None) -> Iterator[RawDocument | IngestProb
             meta={k: v for k, v in meta.items() if v is not None},
             forward=forward,
         )
-
-
-def _opt(value) -> str | None:
-    return None if value is None else str(value)

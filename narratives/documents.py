@@ -4,6 +4,10 @@ A document is known by (source id, external id): storing it again is a no-op, so
 ingest over unchanged input adds nothing. New documents are split into passages, each with its
 language, offsets and text hash (the embedding cache key). Rows go in as Arrow tables in one
 insert per table, with ids taken from the sequences first so passages can point at documents.
+
+A new document that copies a stored one (or an earlier one of the same batch), exactly or nearly,
+is a reprint: it keeps its documents row (its outlet and date count) and gets a `reprints` edge to
+the original, but its passages are not stored, so its text is embedded and matched only once.
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from embeddings.base import normalise_text, text_hash
+from embeddings.base import text_hash
 from narratives import passages as passages_mod
+from narratives.ingest import dedup
 from narratives.ingest.model import IngestProblem, RawDocument
 from narratives.store import transaction
 
@@ -28,6 +33,7 @@ class StoreResult:
     documents_new: int = 0
     documents_seen: int = 0
     passages_new: int = 0
+    reprints: int = 0
     errors: int = 0
 
     def as_counts(self) -> dict:
@@ -42,8 +48,7 @@ def outlet_id(name: str) -> str:
     return slug
 
 
-def content_hash(text: str) -> str:
-    return hashlib.sha1(normalise_text(text).lower().encode("utf-8")).hexdigest()
+content_hash = dedup.content_hash
 
 
 def record_problem(con, run_id: int | None, source_id: str, problem: IngestProblem) -> None:
@@ -80,24 +85,79 @@ def store_documents(
     if not fresh:
         return result
 
-    docs = list(fresh.values())
+    # earliest first, so that of two copies in one batch the earlier is the original
+    docs = sorted(fresh.values(), key=lambda d: (d.published_at is None, d.published_at or 0))
     split = [passages_mod.split(d.text, max_words, _declared_lang(d)) for d in docs]
     with transaction(con):
         _upsert_outlets(con, docs)
         doc_ids = _take_ids(con, "seq_documents", len(docs))
-        n_passages = sum(len(p) for p in split)
+        edges = _find_reprints(con, docs, doc_ids)
+        kept = [p if doc_ids[i] not in edges else [] for i, p in enumerate(split)]
+        n_passages = sum(len(p) for p in kept)
         passage_ids = _take_ids(con, "seq_passages", n_passages)
         con.register("_docs", _documents_table(docs, split, doc_ids, source_id, run_id))
-        con.register("_passages", _passages_table(split, doc_ids, passage_ids))
+        con.register("_passages", _passages_table(kept, doc_ids, passage_ids))
         try:
             con.execute("INSERT INTO documents BY NAME SELECT * FROM _docs")
             con.execute("INSERT INTO passages BY NAME SELECT * FROM _passages")
         finally:
             con.unregister("_docs")
             con.unregister("_passages")
+        _insert_reprints(con, edges, {i: d for i, d in zip(doc_ids, docs, strict=True)})
+        _insert_forwards(con, docs, doc_ids)
     result.documents_new = len(docs)
     result.passages_new = n_passages
+    result.reprints = len(edges)
     return result
+
+
+def _find_reprints(con, docs: list[RawDocument], doc_ids: list[int]) -> dict[int, dedup.Copy]:
+    """reprint id -> the original it copies; the band keys of the new originals are saved."""
+    finder = dedup.Deduper(con)
+    edges = {}
+    for doc_id, doc in zip(doc_ids, docs, strict=True):
+        copy, sig = finder.find(doc.text)
+        if copy is None:
+            finder.add_original(doc_id, doc.text, sig)
+        else:
+            edges[doc_id] = copy
+    finder.save()
+    return edges
+
+
+def _insert_reprints(con, edges: dict[int, dedup.Copy], batch: dict[int, RawDocument]) -> None:
+    for reprint_id, copy in edges.items():
+        original = batch.get(copy.original_id)
+        if original is not None:
+            original_at = original.published_at
+        else:
+            original_at = con.execute(
+                "SELECT published_at FROM documents WHERE id = ?", [copy.original_id]
+            ).fetchall()[0][0]
+        reprint_at = batch[reprint_id].published_at
+        delay = (reprint_at - original_at).total_seconds() if reprint_at and original_at else None
+        con.execute(
+            "INSERT OR IGNORE INTO reprints (original_id, reprint_id, kind, similarity, delay_seconds) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [copy.original_id, reprint_id, copy.kind, copy.similarity, delay],
+        )
+
+
+def _insert_forwards(con, docs: list[RawDocument], doc_ids: list[int]) -> None:
+    for doc_id, doc in zip(doc_ids, docs, strict=True):
+        fwd = doc.forward
+        if fwd is None:
+            continue
+        origin_outlet = con.execute(
+            "SELECT id FROM outlets WHERE id = ? OR name = ?",
+            [outlet_id(fwd.origin_name), fwd.origin_name],
+        ).fetchall()
+        con.execute(
+            "INSERT OR REPLACE INTO forwards (document_id, origin_name, origin_outlet_id, "
+            "origin_message_id, origin_date, views) VALUES (?, ?, ?, ?, ?, ?)",
+            [doc_id, fwd.origin_name, origin_outlet[0][0] if origin_outlet else None,
+             fwd.origin_message_id, fwd.origin_date, fwd.views],
+        )  # fmt: skip
 
 
 def _declared_lang(doc: RawDocument) -> str | None:

@@ -30,6 +30,7 @@ log = logging.getLogger("narratives.pipeline")
 SPLITTER = "sentences-v1"
 LANGID = "lingua-v1"
 AGGREGATION = "any-passage"
+DEDUP = "sha1-normalised+minhash-lsh-w3-j0.6"  # narratives.ingest.dedup: exact, then near copies
 EMBED_CHUNK = 512  # texts embedded and committed together: a crash loses at most this many
 MATCH_CHUNK = 4096
 
@@ -48,12 +49,16 @@ def components(settings: Settings) -> dict:
         "scorer": settings.scorer,
         "aggregation": AGGREGATION,
         "index": "faiss-flat-ip",
+        "dedup": DEDUP,
     }
 
 
 def parameters(settings: Settings) -> dict:
     keys = ("max_passage_words", "top_k_matches", "suggest_margin", "batch_size")
-    return {k: getattr(settings, k) for k in keys} | {"exemplar_role": EXEMPLAR_ROLE}
+    return {k: getattr(settings, k) for k in keys} | {
+        "exemplar_role": EXEMPLAR_ROLE,
+        "sources": str(settings.sources) if settings.sources else None,
+    }
 
 
 def begin(settings: Settings, kind: str = "pipeline") -> int:
@@ -79,9 +84,20 @@ def corpus_source_id(path: Path) -> str:
 
 
 def ingest_step(settings: Settings, run_id: int) -> dict:
+    """Ingest the sources file when one is set, else the corpus file; under the ingest lock."""
+    from narratives.ingest.state import ingest_lock
+
     started = time.perf_counter()
+    if settings.sources is not None:
+        from narratives.ingest.runner import ingest_sources, record_run
+
+        summaries = ingest_sources(settings, settings.sources, run_id=run_id)
+        counts = record_run(settings, run_id, summaries)
+        with writer(settings.database, settings.lock_wait_s) as con:
+            runs.update_run(con, run_id, timings={"ingest_s": time.perf_counter() - started})
+        return counts
     items = read_jsonl(settings.corpus)
-    with writer(settings.database, settings.lock_wait_s) as con:
+    with ingest_lock(settings.home), writer(settings.database, settings.lock_wait_s) as con:
         result = store_documents(
             con, corpus_source_id(settings.corpus), items,
             run_id=run_id, max_words=settings.max_passage_words,
@@ -91,8 +107,9 @@ def ingest_step(settings: Settings, run_id: int) -> dict:
             con, run_id, counts=counts, timings={"ingest_s": time.perf_counter() - started}
         )
     log.info(
-        "ingest: %d new documents (%d passages), %d already stored, %d bad items",
-        result.documents_new, result.passages_new, result.documents_seen, result.errors,
+        "ingest: %d new documents (%d passages, %d reprints), %d already stored, %d bad items",
+        result.documents_new, result.passages_new, result.reprints, result.documents_seen,
+        result.errors,
     )  # fmt: skip
     return counts
 

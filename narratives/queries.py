@@ -153,7 +153,8 @@ def gold_agreement(con, set_id: str | None = None) -> list[Agreement]:
         SELECT d.id, d.gold_labels,
                list(DISTINCT m.narrative_id) FILTER (WHERE m.narrative_id IS NOT NULL) AS predicted
         FROM documents d
-        LEFT JOIN passages p ON p.document_id = d.id
+        LEFT JOIN reprints r ON r.reprint_id = d.id  -- a reprint carries its original's passages
+        LEFT JOIN passages p ON p.document_id = coalesce(r.original_id, d.id)
         LEFT JOIN matches m ON m.passage_id = p.id AND m.set_id = ? AND m.set_version = ?
              AND m.model_id = ? AND m.decision = 'confirmed'
         WHERE d.gold_labels IS NOT NULL

@@ -26,6 +26,9 @@ class Settings:
     db_path: Path | None = None  # default: <home>/narratives.duckdb
     corpus: Path = Path("data/demo/corpus.jsonl")
     narrative_set: Path = field(default_factory=default_set_path)
+    sources: Path | None = (
+        None  # a sources file (docs/ingest.md); when set, ingest reads it, not corpus
+    )
     # embedding
     model: str = "e5-small"  # a registered backend name, or sentence-transformers:<name-or-path>
     batch_size: int = 32

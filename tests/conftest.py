@@ -85,3 +85,24 @@ def mini_settings(tmp_path) -> Settings:
         progress=False,
         lock_wait_s=5,
     )
+
+
+@pytest.fixture
+def ingest_server():
+    """A real HTTP server on 127.0.0.1 serving tests/data/ingest (see tests/ingest_server.py)."""
+    from ingest_server import FixtureServer
+
+    with FixtureServer() as server:
+        yield server
+
+
+@pytest.fixture
+def sources_file(tmp_path, ingest_server) -> Path:
+    """tests/data/ingest/sources.toml.in pointed at the test server and the fixture folder."""
+    template = (DATA / "ingest" / "sources.toml.in").read_text(encoding="utf-8")
+    path = tmp_path / "sources.toml"
+    path.write_text(
+        template.replace("{base}", ingest_server.base).replace("{data}", str(DATA / "ingest")),
+        encoding="utf-8",
+    )
+    return path

@@ -13,10 +13,10 @@ import sys
 from pathlib import Path
 
 from narratives import __version__
-from narratives.cli import pipeline_cmds, query_cmds
+from narratives.cli import ingest_cmds, pipeline_cmds, query_cmds
 
 # Each module adds its subcommands; a new area of the tool adds a module here.
-COMMAND_MODULES = [pipeline_cmds, query_cmds]
+COMMAND_MODULES = [pipeline_cmds, query_cmds, ingest_cmds]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -110,11 +110,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def _is_user_error(exc: Exception) -> bool:
     from narratives.definitions import DefinitionError
+    from narratives.ingest.state import IngestBusy
     from narratives.store import DatabaseBusy, DatabaseMissing
 
     return isinstance(
         exc,
         DefinitionError
+        | IngestBusy
         | DatabaseBusy
         | DatabaseMissing
         | LookupError

@@ -24,17 +24,24 @@ def read_jsonl(path: str | Path) -> Iterator[RawDocument | IngestProblem]:
         raise FileNotFoundError(
             f"no corpus at {path}; pass --corpus with a JSONL file of documents"
         )
+    for where, row in jsonl_rows(path):
+        yield row if isinstance(row, IngestProblem) else document_from_row(row, where)
+
+
+def jsonl_rows(path: Path) -> Iterator[tuple[str, object]]:
+    """(where, parsed line) per non-blank line; a malformed line gives an IngestProblem."""
     with path.open(encoding="utf-8", errors="replace") as fh:
         for number, line in enumerate(fh, 1):
             if not line.strip():
                 continue
             where = f"{path.name}:{number}"
             try:
-                row = json.loads(line)
+                yield where, json.loads(line)
             except json.JSONDecodeError as exc:
-                yield IngestProblem(where, f"not valid JSON ({exc.msg} at column {exc.colno})")
-                continue
-            yield document_from_row(row, where)
+                yield (
+                    where,
+                    IngestProblem(where, f"not valid JSON ({exc.msg} at column {exc.colno})"),
+                )
 
 
 def document_from_row(row, where: str) -> RawDocument | IngestProblem:

@@ -18,6 +18,17 @@ class RawDocument:
     title: str | None = None
     gold_labels: list[str] | None = None
     meta: dict = field(default_factory=dict)
+    forward: Forward | None = None  # a re-post whose origin the source names (Telegram)
+
+
+@dataclass
+class Forward:
+    """Where a forwarded post came from, and how many saw the forward: amplification data."""
+
+    origin_name: str
+    origin_message_id: str | None = None
+    origin_date: dt.datetime | None = None
+    views: int | None = None
 
 
 @dataclass
@@ -26,3 +37,7 @@ class IngestProblem:
 
     item: str
     reason: str
+    # worth trying again next run, so not marked seen: a network failure, or a whole source
+    # that is broken now (a malformed feed or export) and may be fixed
+    retry: bool = False
+    network: bool = False  # the network failed (a timeout, a refused connection, a 5xx)

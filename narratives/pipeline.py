@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from embeddings import cache
 from embeddings.base import Embedder, get_embedder, progress_bar
-from narratives import runs
+from narratives import runs, snapshots
 from narratives.definitions import NarrativeSet, load_set
 from narratives.documents import store_documents
 from narratives.ingest.files import read_jsonl
@@ -313,7 +313,8 @@ def _insert_matches(
 
 # --- aggregate -------------------------------------------------------------------------------
 def aggregate_step(settings: Settings, run_id: int) -> dict:
-    """Export the prevalence views as Parquet for analysts and report what the run tracks."""
+    """Export the prevalence views as Parquet for analysts, report what the run tracks, and
+    publish a read-only snapshot for dashboards (narratives.snapshots)."""
     started = time.perf_counter()
     out = settings.exports_dir
     out.mkdir(parents=True, exist_ok=True)
@@ -330,6 +331,8 @@ def aggregate_step(settings: Settings, run_id: int) -> dict:
         runs.update_run(
             con, run_id, counts=counts, timings={"aggregate_s": time.perf_counter() - started}
         )
+        snapshots.publish(con, settings.database, settings.index_dir, settings.snapshots_dir,
+                          run_id, keep=settings.snapshot_keep)  # fmt: skip
     return counts
 
 

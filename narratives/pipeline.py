@@ -68,8 +68,13 @@ def begin(settings: Settings, kind: str = "pipeline") -> int:
 
 
 def finish(settings: Settings, run_id: int, error: BaseException | None = None) -> dict:
+    """Close the run's record; after a good run, publish the read-only snapshot dashboards read
+    (narratives.snapshots), made while this step holds the database, so it has the finished run."""
     with writer(settings.database, settings.lock_wait_s) as con:
         runs.finish_run(con, run_id, "failed" if error else "ok", error)
+        if error is None:
+            snapshots.publish(con, settings.database, settings.index_dir, settings.snapshots_dir,
+                              run_id, keep=settings.snapshot_keep)  # fmt: skip
         return runs.get_run(con, run_id)
 
 
@@ -313,8 +318,7 @@ def _insert_matches(
 
 # --- aggregate -------------------------------------------------------------------------------
 def aggregate_step(settings: Settings, run_id: int) -> dict:
-    """Export the prevalence views as Parquet for analysts, report what the run tracks, and
-    publish a read-only snapshot for dashboards (narratives.snapshots)."""
+    """Export the prevalence views as Parquet for analysts and report what the run tracks."""
     started = time.perf_counter()
     out = settings.exports_dir
     out.mkdir(parents=True, exist_ok=True)
@@ -331,8 +335,6 @@ def aggregate_step(settings: Settings, run_id: int) -> dict:
         runs.update_run(
             con, run_id, counts=counts, timings={"aggregate_s": time.perf_counter() - started}
         )
-        snapshots.publish(con, settings.database, settings.index_dir, settings.snapshots_dir,
-                          run_id, keep=settings.snapshot_keep)  # fmt: skip
     return counts
 
 

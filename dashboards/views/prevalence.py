@@ -42,26 +42,33 @@ if event is not None and f.start <= event <= f.end:
     )
 
 
+# weekly ticks on the weeks themselves (Mondays), not on Vega's own Sunday-based weeks
+weeks = sorted(plot["period"].unique())
+x_axis = alt.Axis(format="%b %d", labelOverlap=True,
+                  values=[alt.DateTime(year=w.year, month=w.month, date=w.day) for w in map(pd.Timestamp, weeks)]
+                  if by == "week" else alt.Undefined)  # fmt: skip
+
+
 def line_chart(frame, color: str, title: str | None = None, dash: str | None = None):
-    enc = {"x": alt.X("period:T", title=by, axis=alt.Axis(format="%b %d")), "y": y, "color": alt.Color(f"{color}:N"),
+    enc = {"x": alt.X("period:T", title=by, axis=x_axis), "y": y, "color": alt.Color(f"{color}:N"),
            "tooltip": tooltip}  # fmt: skip
     if dash:
         enc["strokeDash"] = alt.StrokeDash(f"{dash}:N")
     chart = alt.Chart(frame, title=title).mark_line(point=True).encode(**enc)
-    chart = chart.properties(height=180 if not together else 320)
+    chart = chart.properties(width=720, height=180 if not together else 320)
     return chart + rule if rule is not None else chart
 
 
 if df.empty:
     st.info("No coverage matches these filters.")
 elif together:
-    st.altair_chart(line_chart(plot, "narrative", dash="lang" if split else None), width="stretch")
+    st.altair_chart(line_chart(plot, "narrative", dash="lang" if split else None), width="content")
 else:
     charts = [
         line_chart(plot[plot["narrative"] == n], "lang", title=f"{n}: {opts['narratives'][n]}")
         for n in picked
     ]
-    st.altair_chart(alt.vconcat(*charts).resolve_scale(color="shared"), width="stretch")
+    st.altair_chart(alt.vconcat(*charts).resolve_scale(color="shared"), width="content")
 
 if share and not df.empty:
     cover = plot.drop_duplicates(["period", "lang"])[["period", "lang", "all_documents"]]

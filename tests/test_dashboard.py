@@ -143,6 +143,11 @@ def test_competing_explanations_shares_sum_to_one_per_language(settings):
             .loc[lang, "dominant narrative"]
         )
         assert by_hand[leader] == max(by_hand.values())
+    # the passages behind one bar: Russian documents of one narrative in one week
+    at.selectbox(key="bar_group").set_value("ru").run()
+    narrative = at.selectbox(key="bar_narrative").value
+    rows = frame(at, "narrative", "tier", "score")
+    assert len(rows) and set(rows["lang"]) == {"ru"} and set(rows["narrative"]) == {narrative}
 
 
 def test_evidence_page_filters_and_exports_exactly_the_rows(settings):

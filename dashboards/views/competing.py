@@ -66,3 +66,20 @@ st.dataframe(
     key="totals",
     column_config={"share": st.column_config.NumberColumn(format="percent")},
 )
+
+st.subheader("Passages behind a bar")
+d1, d2, d3 = st.columns(3)
+group = d1.selectbox("Group", sorted(df["group"].unique()), key="bar_group")
+at = df[df["group"] == group]
+period = d2.selectbox("Period", sorted(at["period"].unique()), key="bar_period")
+narrative = d3.selectbox(
+    "Narrative", sorted(at[at["period"] == period]["narrative"].unique()), key="bar_narrative"
+)
+point = common.data.Filters(
+    max(period, f.start),
+    min(common.period_end(period, by), f.end),
+    (group,) if split == "lang" else f.langs,
+    (group,) if split == "outlet_kind" else f.kinds,
+)
+rows = common.evidence_rows(snap, point, narratives=[narrative])
+common.show_passage(rows, "competing")

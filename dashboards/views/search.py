@@ -17,8 +17,8 @@ query = c1.text_input(
 k = c2.number_input("Results", 1, 200, 20, key="k")
 lang = c3.selectbox("Only language", [None, "en", "ru", "uk", "other"], key="lang",
                     format_func=lambda v: "all" if v is None else v)  # fmt: skip
-per_lang = c4.toggle("Best of each language", value=True, key="per_lang",
-                     help="the k best passages in each of en, ru, uk, merged by score")  # fmt: skip
+per_lang = c4.toggle("Each language", value=True, key="per_lang",
+                     help="the best k passages of each of en, ru, uk, taken in turns")  # fmt: skip
 if not query.strip():
     st.info("Type a claim or a phrase; results come from every language.")
     st.stop()
@@ -27,12 +27,16 @@ try:
     with st.spinner("searching (the first search loads the embedding model)"):
         embedder = load_embedder(settings.model)  # one per process
         langs = [lang] if lang or not per_lang else ["en", "ru", "uk"]
-        hits = [
-            h
+        # a model ranks passages in the query's language a little higher: take each language's
+        # best in turns, so the top rows show every language
+        ranked = [
+            (i, h)
             for code in langs
-            for h in search(snap.database, snap.index_dir, embedder, query, int(k), code)
+            for i, h in enumerate(
+                search(snap.database, snap.index_dir, embedder, query, int(k), code)
+            )
         ]
-        hits.sort(key=lambda h: -h["score"])  # fmt: skip
+        hits = [h for _, h in sorted(ranked, key=lambda t: (t[0], -t[1]["score"]))]
 except LookupError as exc:
     st.error("Search is not possible on this snapshot:")
     st.text(str(exc))

@@ -105,8 +105,7 @@ def load(
     ready = f"({IDLE}) && ({CHARTS_DRAWN}) >= {charts} && ({extra})"
     browser.load(url, ready, timeout)
     time.sleep(1.0)  # a last rerun may still be on its way
-    browser.load_state = json.loads(browser.eval(PAGE_STATE))
-    return browser.load_state
+    return json.loads(browser.eval(PAGE_STATE))
 
 
 @pytest.mark.slow
@@ -171,8 +170,9 @@ def test_the_pipeline_runs_while_the_dashboard_serves(served, browser, e5):
 
     thread = threading.Thread(target=run)
     thread.start()
-    loads = 0
+    loads = during_run = 0
     while thread.is_alive() or loads == 0:
+        during_run += thread.is_alive()
         state = load(browser, base + "evidence", 0,
                      "document.querySelectorAll('[data-testid=\"stMetricValue\"]').length > 0")  # fmt: skip
         assert state["exceptions"] == 0 and state["errors"] == 0, state
@@ -180,6 +180,7 @@ def test_the_pipeline_runs_while_the_dashboard_serves(served, browser, e5):
     thread.join()
     assert "error" not in result, result.get("error")
     assert result["run"]["status"] == "ok" and result["run"]["counts"]["documents_new"] == 3
+    assert during_run >= 1  # pages were loaded while the run wrote the database
 
     # the next page load shows the new snapshot
     state = load(browser, base + "provenance", 0,

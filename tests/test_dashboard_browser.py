@@ -88,6 +88,12 @@ def served(tmp_path_factory, e5):
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+        try:  # stopping `narratives dashboard` stops the server: no orphan keeps the port
+            urllib.request.urlopen(base + "_stcore/health", timeout=2)
+        except OSError:
+            pass
+        else:
+            pytest.fail("the Streamlit server outlived `narratives dashboard`")
 
 
 @pytest.fixture(scope="module")

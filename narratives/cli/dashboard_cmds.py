@@ -18,7 +18,7 @@ def register(sub, add_common) -> None:
 
 
 def cmd_dashboard(args, settings) -> int:
-    import subprocess
+    import os
     import sys
 
     from dashboards.serve import ensure_snapshot, streamlit_command
@@ -27,8 +27,8 @@ def cmd_dashboard(args, settings) -> int:
     print(f"dashboard on http://{args.host}:{args.port}/ over snapshot {snap.folder} "
           f"(published {snap.published_at:%Y-%m-%d %H:%M:%S} UTC)", flush=True)  # fmt: skip
     cmd, env = streamlit_command(settings, args.host, args.port)
-    try:
-        return subprocess.call(cmd, env=env)
-    except KeyboardInterrupt:
-        print("dashboard stopped", file=sys.stderr)
-        return 0
+    sys.stderr.flush()
+    # become the Streamlit server, so a signal to this process (Ctrl-C, a service manager's
+    # SIGTERM) stops the server itself and leaves no orphan behind
+    os.execve(cmd[0], cmd, env)
+    return 0  # not reached

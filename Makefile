@@ -15,7 +15,7 @@ export HF_DATASETS_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 export HF_HOME ?= $(CURDIR)/var/hf
 
-.PHONY: install demo test lint format clean bench eval agreement dashboard
+.PHONY: install demo test lint format clean bench eval agreement dashboard browser
 
 install: $(STAMP)
 
@@ -37,7 +37,16 @@ demo: $(STAMP)  ## set up, run the pipeline on the bundled demo corpus, print pr
 agreement: $(STAMP)  ## document-level agreement of the demo run with the corpus's gold labels
 	$(BIN)/narratives agreement
 
-test: $(STAMP)  ## set up and run the test suite (pytest's exit 5, no tests collected, is a failure)
+# The dashboard's browser tests drive Debian's chromium (headless); installed once, as root.
+browser:
+	@test -x /usr/bin/chromium || { \
+	  if [ "$$(id -u)" != 0 ]; then echo "the browser tests need chromium: run 'apt-get install chromium' as root" >&2; exit 1; fi; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+
+dashboard: $(STAMP)  ## serve the dashboards on http://127.0.0.1:8501 (after `make demo`)
+	$(BIN)/narratives dashboard
+
+test: $(STAMP) browser  ## set up and run the test suite (pytest's exit 5, no tests collected, is a failure)
 	@$(BIN)/python -m pytest -q $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
 

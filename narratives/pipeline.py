@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from embeddings import cache
 from embeddings.base import Embedder, get_embedder, progress_bar
-from narratives import runs
+from narratives import runs, snapshots
 from narratives.definitions import NarrativeSet, load_set
 from narratives.documents import store_documents
 from narratives.ingest.files import read_jsonl
@@ -73,8 +73,13 @@ def begin(settings: Settings, kind: str = "pipeline") -> int:
 
 
 def finish(settings: Settings, run_id: int, error: BaseException | None = None) -> dict:
+    """Close the run's record; after a good run, publish the read-only snapshot dashboards read
+    (narratives.snapshots), made while this step holds the database, so it has the finished run."""
     with writer(settings.database, settings.lock_wait_s) as con:
         runs.finish_run(con, run_id, "failed" if error else "ok", error)
+        if error is None:
+            snapshots.publish(con, settings.database, settings.index_dir, settings.snapshots_dir,
+                              run_id, keep=settings.snapshot_keep)  # fmt: skip
         return runs.get_run(con, run_id)
 
 

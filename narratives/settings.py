@@ -44,6 +44,8 @@ class Settings:
     # behaviour
     progress: bool = True
     lock_wait_s: float = 60.0
+    # dashboards read published snapshots (narratives.snapshots); how many to keep on disk
+    snapshot_keep: int = 3
 
     @property
     def database(self) -> Path:
@@ -56,6 +58,14 @@ class Settings:
     @property
     def exports_dir(self) -> Path:
         return self.home / "exports"
+
+    @property
+    def snapshots_dir(self) -> Path:
+        return self.home / "snapshots"
+
+    @property
+    def drafts_dir(self) -> Path:
+        return self.home / "drafts"  # draft narratives saved from the dashboard's search
 
     def replace(self, **changes) -> Settings:
         changes = {k: v for k, v in changes.items() if v is not None}

@@ -1,0 +1,40 @@
+"""The small database the dashboard tests run against: the mini corpus plus one hostile document
+(HTML, a script tag and markdown links in its text, title, outlet and URL), run through the real
+pipeline with the real e5 model, which publishes the snapshot the dashboard reads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from narratives.pipeline import run_pipeline
+from narratives.settings import Settings
+
+DATA = Path(__file__).parent / "data"
+APP = Path(__file__).resolve().parents[1] / "dashboards" / "app.py"
+HOSTILE_OUTLET = "<b>Hostile</b> [Outlet](https://evil.example/o)"
+HOSTILE_SNIPPET = "<script>alert('xss')</script>"
+
+
+def build(home: Path, e5) -> tuple[Settings, dict]:
+    corpus = home / "corpus.jsonl"
+    home.mkdir(parents=True, exist_ok=True)
+    corpus.write_text(
+        (DATA / "mini-corpus.jsonl").read_text(encoding="utf-8")
+        + (DATA / "dashboard-hostile.jsonl").read_text(encoding="utf-8"),
+        encoding="utf-8",
+    )
+    settings = Settings(
+        home=home / "var",
+        corpus=corpus,
+        narrative_set=DATA / "mini-set.yaml",
+        progress=False,
+        lock_wait_s=30,
+    )
+    return settings, run_pipeline(settings, e5)
+
+
+def env(settings: Settings) -> dict[str, str]:
+    """What `narratives dashboard` hands the Streamlit process."""
+    from dashboards.serve import settings_env
+
+    return settings_env(settings)

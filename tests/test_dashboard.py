@@ -1,0 +1,264 @@
+"""Each dashboard page under Streamlit's AppTest, against a small database built by the real
+pipeline (mini corpus, real e5), asserting on the numbers shown against queries made by hand."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboards import data, drafts
+from narratives import snapshots
+from narratives.definitions import load_set
+from narratives.store import reader, writer
+from tests import dashboard_db
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, e5):
+    return dashboard_db.build(tmp_path_factory.mktemp("dashboard"), e5)
+
+
+@pytest.fixture
+def settings(built, monkeypatch):
+    settings, _ = built
+    for name, value in dashboard_db.env(settings).items():
+        monkeypatch.setenv(name, value)
+    return settings
+
+
+def open_page(page: str, timeout: float = 60) -> AppTest:
+    at = AppTest.from_file(str(dashboard_db.APP), default_timeout=timeout).run()
+    if page != "prevalence":
+        at.switch_page(f"views/{page}.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def frame(at: AppTest, *columns: str) -> pd.DataFrame:
+    """The first table shown whose columns start with these (st.dataframe has no test key)."""
+    for d in at.dataframe:
+        df = d.value
+        if list(df.columns[: len(columns)]) == list(columns):
+            return df
+    raise AssertionError(
+        f"no table with columns {columns}: {[list(d.value.columns) for d in at.dataframe]}"
+    )
+
+
+def charts(at: AppTest) -> list:
+    return at.get("vega_lite_chart")
+
+
+def chart_tables(chart) -> list[pd.DataFrame]:
+    import pyarrow as pa
+
+    return [pa.ipc.open_stream(d.data.data).read_all().to_pandas() for d in chart.proto.datasets]
+
+
+def snapshot_db(settings):
+    return snapshots.current(settings.snapshots_dir).database
+
+
+def sql(settings, query: str, params=None) -> list[tuple]:
+    with reader(snapshot_db(settings)) as con:
+        return con.execute(query, params or []).fetchall()
+
+
+def confirmed_docs(settings, lang: str | None = None) -> dict[str, int]:
+    rows = sql(
+        settings,
+        "SELECT narrative_id, count(DISTINCT document_id) FROM live_matches "
+        "WHERE decision = 'confirmed' AND (? IS NULL OR lang = ?) GROUP BY 1",
+        [lang, lang],
+    )
+    return dict(rows)
+
+
+def test_pipeline_publishes_a_snapshot_the_dashboard_reads(built):
+    settings, run = built
+    snap = snapshots.current(settings.snapshots_dir)
+    assert snap is not None and snap.run_id == run["id"]
+    assert snap.database != settings.database and snap.index_dir.exists()
+    with reader(snap.database) as con:
+        assert con.execute("SELECT count(*) FROM documents").fetchall()[0][0] == 13
+
+
+def test_prevalence_page_shows_counts_shares_and_denominators(settings):
+    at = open_page("prevalence")
+    totals = frame(at, "narrative", "documents", "all_documents").set_index("narrative")
+    by_hand = confirmed_docs(settings)
+    assert set(totals.index) == {"ukraine-involved", "isk-responsible"}
+    for narrative, row in totals.iterrows():
+        assert row["documents"] == by_hand.get(narrative, 0)
+        assert row["all_documents"] == 13  # every stored document, the denominator
+        assert row["share"] == pytest.approx(row["documents"] / 13)
+    assert by_hand["isk-responsible"] >= 3
+    # small multiples (one chart of two narratives) and the coverage chart in share mode
+    assert len(charts(at)) == 2
+    spec = json.loads(charts(at)[0].proto.spec)
+    assert [c["layer"][0]["title"] for c in spec["vconcat"]] == [
+        "isk-responsible: IS-K carried out the attack", "ukraine-involved: Ukraine was involved"]  # fmt: skip
+    tables = chart_tables(charts(at)[0])
+    marker = next(t for t in tables if "label" in t.columns)
+    assert marker["label"].tolist() == ["event 2024-03-22"]  # the set's event date
+    lines = pd.concat([t for t in tables if "share" in t.columns])
+    assert lines.groupby("narrative")["documents"].sum().to_dict() == by_hand
+
+    at.radio(key="measure").set_value("documents").run()
+    assert len(charts(at)) == 1  # counts: no denominator chart
+    at.sidebar.multiselect(key="langs").set_value(["ru"]).run()
+    totals = frame(at, "narrative", "documents", "all_documents").set_index("narrative")
+    ru = confirmed_docs(settings, "ru")
+    assert (totals["all_documents"] == 4).all()  # four Russian documents
+    assert totals["documents"].to_dict() == {n: ru.get(n, 0) for n in totals.index}
+
+
+def test_a_point_shows_the_passages_behind_it(settings):
+    at = open_page("prevalence")
+    at.selectbox(key="pt_narrative").set_value("isk-responsible").run()
+    at.selectbox(key="pt_lang").set_value("en").run()
+    rows = frame(at, "narrative", "tier", "score")
+    period = pd.Timestamp(at.selectbox(key="pt_period").value)
+    assert len(rows) and set(rows["narrative"]) == {"isk-responsible"}
+    assert set(rows["lang"]) == {"en"} and set(rows["tier"]) == {"confirmed"}
+    assert all(period <= d <= period + pd.Timedelta(days=6) for d in pd.to_datetime(rows["day"]))
+    assert {"nearest_exemplar", "margin", "score", "url"} <= set(rows.columns)
+
+
+def test_competing_explanations_shares_sum_to_one_per_language(settings):
+    at = open_page("competing")
+    assert len(charts(at)) == 1
+    totals = frame(at, "group", "narrative", "documents")
+    assert totals.groupby("group")["share"].sum().to_numpy() == pytest.approx(1.0)
+    for lang in ("en", "ru", "uk"):
+        by_hand = confirmed_docs(settings, lang)
+        shown = totals[totals["group"] == lang].set_index("narrative")["documents"].to_dict()
+        assert shown == {n: c for n, c in by_hand.items() if c}
+        leader = (
+            frame(at, "group", "dominant narrative")
+            .set_index("group")
+            .loc[lang, "dominant narrative"]
+        )
+        assert by_hand[leader] == max(by_hand.values())
+    # the passages behind one bar: Russian documents of one narrative in one week
+    at.selectbox(key="bar_group").set_value("ru").run()
+    narrative = at.selectbox(key="bar_narrative").value
+    rows = frame(at, "narrative", "tier", "score")
+    assert len(rows) and set(rows["lang"]) == {"ru"} and set(rows["narrative"]) == {narrative}
+
+
+def test_evidence_page_filters_and_exports_exactly_the_rows(settings):
+    at = open_page("evidence")
+    confirmed = sql(settings, "SELECT count(*) FROM live_matches WHERE decision = 'confirmed'")
+    assert at.metric[0].value == str(confirmed[0][0])
+    at.multiselect(key="tiers").set_value([]).run()  # all tiers: every stored match row
+    every = sql(settings, "SELECT count(*) FROM live_matches")[0][0]
+    assert (
+        at.metric[0].value == str(every)
+        and every == 2 * sql(settings, "SELECT count(*) FROM passages")[0][0]
+    )
+    at.multiselect(key="narr").set_value(["ukraine-involved"]).run()
+    at.sidebar.multiselect(key="langs").set_value(["uk"]).run()
+    rows = frame(at, "narrative", "tier", "score")
+    assert set(rows["narrative"]) == {"ukraine-involved"} and set(rows["lang"]) == {"uk"}
+    assert len(at.get("download_button")) == 2
+    # the export is exactly those rows, in both formats
+    f = data.Filters(*sql(settings, "SELECT min(day), max(day) FROM passage_facts")[0], ("uk",))
+    shown = data.evidence(snapshot_db(settings), f, ["ukraine-involved"], tiers=None)
+    assert len(shown) == len(rows)
+    assert pd.read_csv(pd.io.common.BytesIO(data.to_csv(shown)))["passage_id"].tolist() == (
+        rows["passage_id"].tolist()
+    )
+    assert pd.read_parquet(pd.io.common.BytesIO(data.to_parquet(shown))).equals(shown)
+
+
+def test_untrusted_text_is_shown_as_plain_text(settings):
+    at = open_page("evidence")
+    at.multiselect(key="tiers").set_value([]).run()
+    at.multiselect(key="outlets").set_value([dashboard_db.HOSTILE_OUTLET]).run()
+    shown = [t.value for t in at.text]
+    assert any(dashboard_db.HOSTILE_SNIPPET in t and "[click here](" in t for t in shown)
+    # never through markdown or HTML
+    rendered = [m.value for m in at.markdown] + [h.proto.body for h in at.get("html")]
+    assert not any("xss" in m or "evil.example" in m or "Hostile" in m for m in rendered)
+
+
+def test_outlets_heat_map_is_the_share_of_each_outlets_passages(settings):
+    at = open_page("outlets")
+    assert len(charts(at)) == 1
+    table = frame(at, "outlet", "outlet_kind").set_index("outlet")
+    matched, total = sql(
+        settings,
+        "SELECT (SELECT count(DISTINCT passage_id) FROM live_matches WHERE outlet = 'Test Wire' "
+        "AND narrative_id = 'isk-responsible' AND decision = 'confirmed'), "
+        "(SELECT count(*) FROM passage_facts WHERE outlet = 'Test Wire')",
+    )[0]
+    assert table.loc["Test Wire", "isk-responsible"] == pytest.approx(matched / total)
+    assert matched >= 1
+
+
+def test_provenance_names_the_run_model_and_set_version(settings, built, e5):
+    _, run = built
+    at = open_page("provenance")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics == {"Published run": str(run["id"]), "Documents": "13", "Passages": str(
+        sql(settings, "SELECT count(*) FROM passages")[0][0])}  # fmt: skip
+    live = frame(at, "set_id", "set_version", "model_id").iloc[0]
+    assert (live["model_id"], live["set_id"], live["set_version"]) == (
+        e5.model_id, "mini", run["set_version"],
+    )  # fmt: skip
+    assert frame(at, "run", "kind").iloc[0]["run"] == run["id"]
+    assert any("published" in t.value for t in at.sidebar.text)
+
+
+def test_search_finds_all_languages_and_saves_a_draft_narrative(settings):
+    at = open_page("search", timeout=180)
+    at.text_input(key="query").set_value("Ukraine organised the concert hall attack").run()
+    assert not at.exception
+    hits = frame(at, "rank", "score", "lang")
+    assert {"en", "ru", "uk"} <= set(hits["lang"])
+    assert set(hits["lang"].iloc[:3]) == {"en", "ru", "uk"}  # each language's best, in turns
+    assert all(g["score"].is_monotonic_decreasing for _, g in hits.groupby("lang"))
+    assert at.metric[0].value == str(len(hits))
+
+    at.text_input(key="draft_id").set_value("Not A Slug")
+    at.button[0].click().run()  # the form's submit button
+    assert at.error and not settings.drafts_dir.exists()
+
+    at.text_input(key="draft_id").set_value("kyiv-window")
+    at.text_input(key="draft_label").set_value("Kyiv prepared a window")
+    at.multiselect(key="draft_rows").set_value([1, 2, 3])
+    at.button[0].click().run()
+    assert not at.error, [e.value for e in at.error]
+    draft = load_set(settings.drafts_dir / "kyiv-window.yaml")
+    narrative = draft.narratives[0]
+    assert narrative.status == "draft" and narrative.label == "Kyiv prepared a window"
+    assert narrative.description == "Ukraine organised the concert hall attack"
+    chosen = hits.iloc[:3]
+    assert sum(len(v) for v in narrative.exemplars.values()) == 3
+    assert set(narrative.exemplars) == set(chosen["lang"])
+
+
+def test_a_draft_is_never_overwritten_by_accident(tmp_path):
+    nset = drafts.draft_set("x-claim", "X", "query", [{"lang": "en", "text": "a claim"}])
+    drafts.save_draft(nset, tmp_path)
+    with pytest.raises(ValueError, match="exists already"):
+        drafts.save_draft(nset, tmp_path)
+    assert drafts.save_draft(nset, tmp_path, overwrite=True).exists()
+
+
+def test_pages_read_the_snapshot_while_a_writer_holds_the_database(settings):
+    with writer(settings.database, 5):  # a pipeline step in progress
+        for page in ("prevalence", "evidence", "provenance"):
+            at = open_page(page)
+            assert not at.error and len(at.dataframe) >= 1
+
+
+def test_no_snapshot_gives_a_clear_message(tmp_path, monkeypatch):
+    monkeypatch.setenv("NARRATIVES_HOME", str(tmp_path / "empty"))
+    at = AppTest.from_file(str(dashboard_db.APP), default_timeout=30).run()
+    assert not at.exception
+    assert "No published snapshot" in at.error[0].value and "narratives run" in at.error[0].value

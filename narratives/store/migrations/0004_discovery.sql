@@ -4,10 +4,10 @@
 -- Wilson score interval (95%, z = 1.96) for x successes out of n: unlike the normal
 -- approximation it stays inside [0, 1] and is sensible for the small counts of one day,
 -- one language, one outlet. NULL when there is no denominator.
-CREATE OR REPLACE MACRO wilson_lo(x, n) AS CASE WHEN n > 0 THEN greatest(0.0,
+CREATE OR REPLACE MACRO wilson_lo(x, n) AS CASE WHEN n > 0 AND x = 0 THEN 0.0 WHEN n > 0 THEN greatest(0.0,
     ((x / n) + 1.9208 / n - 1.96 * sqrt((x / n) * (1 - x / n) / n + 0.9604 / (n * n)))
     / (1 + 3.8416 / n)) END;
-CREATE OR REPLACE MACRO wilson_hi(x, n) AS CASE WHEN n > 0 THEN least(1.0,
+CREATE OR REPLACE MACRO wilson_hi(x, n) AS CASE WHEN n > 0 AND x = n THEN 1.0 WHEN n > 0 THEN least(1.0,
     ((x / n) + 1.9208 / n + 1.96 * sqrt((x / n) * (1 - x / n) / n + 0.9604 / (n * n)))
     / (1 + 3.8416 / n)) END;
 

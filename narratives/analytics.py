@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -68,8 +69,6 @@ def find_alerts(
     above the trailing baseline: the day's count is improbable under the baseline share
     (one-sided binomial test), and large in ratio and count, so one stray document on a
     quiet day does not alert."""
-    from scipy.stats import binom
-
     if subject_kind not in ("narrative", "cluster"):
         raise ValueError("subject kind must be narrative or cluster")
     p = params or AlertParams()
@@ -87,7 +86,7 @@ def find_alerts(
             # add-half smoothing: a narrative never seen before has a small, not zero, baseline
             baseline = (sum(m for m, _ in past) + 0.5) / (past_total + 1)
             share = matched / total
-            p_value = float(binom.sf(matched - 1, total, baseline))
+            p_value = binomial_upper_tail(matched, total, baseline)
             if share >= p.min_ratio * baseline and p_value < p.alpha:
                 out.append({
                     "subject_kind": subject_kind, "subject_id": subject, "day": day,
@@ -95,6 +94,27 @@ def find_alerts(
                     "baseline": baseline, "p_value": p_value, "test": p.test,
                 })  # fmt: skip
     return out
+
+
+def binomial_upper_tail(x: int, n: int, p: float) -> float:
+    """P(X >= x) for X ~ Binomial(n, p), summed in log space (no SciPy needed for this one)."""
+    if x <= 0:
+        return 1.0
+    if x > n or p <= 0:
+        return 0.0
+    if p >= 1:
+        return 1.0
+    log_p, log_q = math.log(p), math.log1p(-p)
+    terms = [
+        math.lgamma(n + 1)
+        - math.lgamma(i + 1)
+        - math.lgamma(n - i + 1)
+        + i * log_p
+        + (n - i) * log_q
+        for i in range(x, n + 1)
+    ]
+    top = max(terms)
+    return min(1.0, math.exp(top) * sum(math.exp(t - top) for t in terms))
 
 
 def store_alerts(con, alerts: list[dict], run_id: int | None = None) -> int:

@@ -252,3 +252,11 @@ def test_cli_discover_clusters_promote_alerts_leadlag_amplifiers(spread, capsys)
     assert "no narrative 'nope'" in capsys.readouterr().err
     assert main(common + ["amplifiers"]) == 0
     assert "no reprint or forward edges" in capsys.readouterr().out
+
+
+def test_binomial_upper_tail_matches_closed_forms():
+    tail = analytics.binomial_upper_tail
+    assert tail(2, 3, 0.3) == pytest.approx(3 * 0.3**2 * 0.7 + 0.3**3)
+    assert tail(7, 7, 0.5) == pytest.approx(1 / 128)
+    assert tail(1, 10, 0.1) == pytest.approx(1 - 0.9**10)
+    assert (tail(0, 5, 0.2), tail(6, 5, 0.2), tail(3, 5, 0.0)) == (1.0, 0.0, 0.0)

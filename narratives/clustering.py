@@ -129,7 +129,9 @@ def spherical_kmeans(x: np.ndarray, k: int, p: ClusterParams) -> tuple[np.ndarra
 def k_range(n: int, p: ClusterParams) -> list[int]:
     lo = p.k_min or max(2, int(math.sqrt(n / 2)))
     hi = p.k_max or max(lo, int(2 * math.sqrt(n)))
-    hi = min(hi, n - 1)
+    # no more clusters than could each reach min_size: else a small window yields only tiny ones
+    hi = min(hi, n - 1, max(2, n // p.min_size))
+    lo = min(lo, hi)
     return list(range(lo, hi + 1, p.k_step)) if lo <= hi else []
 
 
@@ -171,7 +173,8 @@ def key_terms(texts: list[str], labels: np.ndarray, top: int) -> dict[int, list[
     docs = [" ".join(t for t, lab in zip(texts, labels, strict=True) if lab == c) for c in classes]
     try:
         # a word in most clusters of a language is a function word there: no stop lists needed
-        max_df = 0.5 if len(docs) >= 4 else 1.0
+        # (with 2-3 clusters: a word in all of them)
+        max_df = 0.5 if len(docs) >= 4 else max(1, len(docs) - 1) if len(docs) > 1 else 1.0
         counts = CountVectorizer(token_pattern=_TOKEN.pattern, max_df=max_df).fit(docs)
     except ValueError:  # no term at all
         return {c: [] for c in classes}

@@ -260,3 +260,15 @@ def test_binomial_upper_tail_matches_closed_forms():
     assert tail(7, 7, 0.5) == pytest.approx(1 / 128)
     assert tail(1, 10, 0.1) == pytest.approx(1 - 0.9**10)
     assert (tail(0, 5, 0.2), tail(6, 5, 0.2), tail(3, 5, 0.0)) == (1.0, 0.0, 0.0)
+
+
+def test_discover_deployment_has_its_own_schedule(mini_settings):
+    from prefect.client.schemas.schedules import CronSchedule
+
+    from flows.discover import build_deployment
+
+    dep = build_deployment(mini_settings, cron="45 * * * *")
+    assert dep.name == "narratives-discover"
+    schedule = dep.schedules[0].schedule
+    assert isinstance(schedule, CronSchedule) and schedule.cron == "45 * * * *"
+    assert dep.parameters["settings"]["narrative_set"].endswith("mini-set.yaml")

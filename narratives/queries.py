@@ -27,7 +27,7 @@ def live_set(con, set_id: str | None = None) -> tuple[str, str, str]:
 def prevalence(con, by: str = "week", narrative: str | None = None, lang: str | None = None,
                outlet_kind: str | None = None) -> tuple[list[str], list[tuple]]:  # fmt: skip
     """Documents with the narrative per period and language, with their share of all documents
-    of that period and language (the denominator)."""
+    of that period and language (the denominator) and that share's 95% Wilson interval."""
     if by not in ("day", "week", "total"):
         raise ValueError(f"--by must be day, week or total, not {by!r}")
     if lang is not None and lang not in LANGS:
@@ -41,10 +41,18 @@ def prevalence(con, by: str = "week", narrative: str | None = None, lang: str | 
             f"round(100.0 * sum(matched_documents) FILTER (WHERE lang = '{code}') / "
             f"nullif(sum(total_documents) FILTER (WHERE lang = '{code}'), 0), 1) AS {code}_pct"
         )
+        cols.append(
+            _interval(
+                f"sum(matched_documents) FILTER (WHERE lang = '{code}')",
+                f"sum(total_documents) FILTER (WHERE lang = '{code}')",
+                f"{code}_ci95",
+            )
+        )
     sql = f"""
         SELECT {period} AS period, narrative_id, {", ".join(cols)},
                sum(matched_documents) AS all_docs,
-               round(100.0 * sum(matched_documents) / nullif(sum(total_documents), 0), 1) AS all_pct
+               round(100.0 * sum(matched_documents) / nullif(sum(total_documents), 0), 1) AS all_pct,
+               {_interval("sum(matched_documents)", "sum(total_documents)", "all_ci95")}
         FROM prevalence_daily
         WHERE ($narrative IS NULL OR narrative_id = $narrative)
           AND ($kind IS NULL OR outlet_kind = $kind)
@@ -67,6 +75,16 @@ def prevalence(con, by: str = "week", narrative: str | None = None, lang: str | 
     return headers, [
         tuple(0 if (v is None and i in docs) else v for i, v in enumerate(row)) for row in rows
     ]
+
+
+def _interval(matched: str, total: str, name: str) -> str:
+    """The 95% Wilson interval of a share, in percent, as text like '12.5-30.1' (the macros
+    come with migration 0004); empty where there is no denominator."""
+    return (
+        f"CASE WHEN coalesce({total}, 0) > 0 THEN printf('%.1f-%.1f', "
+        f"100 * wilson_lo(coalesce({matched}, 0), {total}), "
+        f"100 * wilson_hi(coalesce({matched}, 0), {total})) END AS {name}"
+    )
 
 
 def narratives_overview(con) -> tuple[list[str], list[tuple]]:

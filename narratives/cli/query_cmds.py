@@ -55,7 +55,8 @@ def cmd_prevalence(args, settings) -> int:
     with reader(settings.database) as con:
         headers, rows = prevalence(con, args.by, args.narrative, args.lang, args.outlet_kind)
     print(
-        "documents carrying each narrative (docs) and their share of that period's documents in the language (pct)"
+        "documents carrying each narrative (docs), their share of that period's documents in the "
+        "language (pct) and its 95% Wilson interval (ci95, percent)"
     )
     print(table(headers, rows))
     return 0

@@ -1,0 +1,274 @@
+"""Discovery and spread on real stores: the e5 model, FAISS k-means, DuckDB and Prefect.
+
+The fixture corpus tests/data/spread-corpus.jsonl (written for these tests) has neutral news
+every day in EN/RU/UK; 'ukraine-involved' carried by RU state media on 22-24 March and by an
+EN outlet on 24-26 March (two days later, same shape); and 'services-knew', which the test set
+does not seed, in all three languages on 27-29 March.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from narratives import analytics, discovery, pipeline
+from narratives.clustering import ClusterParams, discover
+from narratives.definitions import load_set
+from narratives.queries import prevalence
+from narratives.store import reader, writer
+
+SMALL = ClusterParams(min_size=3)
+
+
+@pytest.fixture(scope="module")
+def spread_db(tmp_path_factory, e5, data_dir):
+    """One pipeline run over the spread corpus, shared (read-only) by the tests of this module."""
+    from narratives.settings import Settings
+
+    home = tmp_path_factory.mktemp("spread")
+    settings = Settings(
+        home=home / "var", corpus=data_dir / "spread-corpus.jsonl",
+        narrative_set=data_dir / "mini-set.yaml", progress=False, lock_wait_s=5,
+    )  # fmt: skip
+    pipeline.run_pipeline(settings, e5)
+    return settings
+
+
+@pytest.fixture
+def spread(spread_db, tmp_path):
+    """A private copy of the shared database, for tests that write."""
+    home = tmp_path / "var"
+    shutil.copytree(spread_db.home, home)
+    set_path = tmp_path / "set.yaml"
+    shutil.copy(spread_db.narrative_set, set_path)
+    return spread_db.replace(home=home, narrative_set=set_path)
+
+
+def _gold_of_members(con, cluster_id: int) -> list[str]:
+    return [r[0] for r in con.execute(
+        "SELECT coalesce(d.gold_labels[1], 'none') FROM cluster_members m JOIN passages p "
+        "ON p.id = m.passage_id JOIN documents d ON d.id = p.document_id WHERE m.cluster_id = ?",
+        [cluster_id]).fetchall()]  # fmt: skip
+
+
+def test_wilson_interval_matches_known_values(tmp_path):
+    with writer(tmp_path / "w.duckdb") as con:
+        got = con.execute(
+            "SELECT wilson_lo(0, 10), wilson_hi(0, 10), wilson_lo(1, 10), wilson_hi(1, 10), "
+            "wilson_lo(5, 10), wilson_hi(5, 10), wilson_lo(4, 4), wilson_hi(3, 0)"
+        ).fetchall()[0]
+    # Wilson 95% intervals as tabulated (e.g. Newcombe 1998, method 3)
+    expected = (0.0, 0.2775, 0.0179, 0.4042, 0.2366, 0.7634, 0.5101, None)
+    assert got[:7] == pytest.approx(expected[:7], abs=1e-4) and got[7] is None
+
+
+def test_prevalence_views_carry_the_interval(spread_db):
+    with reader(spread_db.database) as con:
+        row = con.execute(
+            "SELECT matched_documents, total_documents, document_share, document_share_lo, "
+            "document_share_hi FROM prevalence_daily WHERE narrative_id = 'ukraine-involved' "
+            "AND lang = 'ru' AND outlet_id = 'ria-test' AND day = DATE '2024-03-23'"
+        ).fetchall()[0]
+        weekly = con.execute(
+            "SELECT min(document_share_lo <= document_share AND document_share <= document_share_hi) "
+            "FROM prevalence_weekly"
+        ).fetchall()[0][0]
+        headers, _ = prevalence(con, "week")
+    matched, total, share, lo, hi = row
+    assert (matched, total, share) == (2, 2, 1.0)
+    assert lo == pytest.approx(0.3424, abs=1e-4) and hi == 1.0  # Wilson for 2 of 2
+    assert weekly is True
+    assert {"en_ci95", "ru_ci95", "uk_ci95", "all_ci95"} <= set(headers)
+
+
+def test_lead_lag_reports_russian_first_and_a_two_day_lag(spread_db):
+    with reader(spread_db.database) as con:
+        result = analytics.lead_lag(con, "ukraine-involved")
+    first = sorted(result["first_by_lang"].items(), key=lambda kv: kv[1][0])
+    assert [lang for lang, _ in first] == ["ru", "en"]
+    assert result["first"][0][:2] == ("ru", "state-media")
+    pair = next(p for p in result["pairs"] if {p["leader"], p["follower"]} == {"ru", "en"})
+    assert (pair["leader"], pair["follower"], pair["lag_days"]) == ("ru", "en", 2)
+    assert pair["correlation"] > 0.9
+
+
+def test_one_original_and_three_reprints_rank_its_outlet_originator(spread):
+    with writer(spread.database) as con:
+        docs = dict(con.execute(
+            "SELECT external_id, id FROM documents WHERE external_id IN ('s-031', 's-001', 's-002', 's-003')"
+        ).fetchall())  # fmt: skip
+        original = docs.pop("s-031")  # RIA Test, carries ukraine-involved
+        for copy in docs.values():
+            con.execute("INSERT INTO reprints VALUES (?, ?, 'near', 0.9, 3600)", [original, copy])
+        ranked = analytics.amplifiers(con, "ukraine-involved")
+        everything = analytics.amplifiers(con)
+    assert ranked[0]["outlet"] == "RIA Test" and ranked[0]["role"] == "originator"
+    assert (ranked[0]["originated"], ranked[0]["reach"]) == (3, 3)
+    assert {r["role"] for r in ranked[1:]} == {"amplifier"}
+    assert everything[0]["outlet"] == "RIA Test"
+
+
+def test_a_forward_counts_its_origin_as_originator(spread):
+    with writer(spread.database) as con:
+        doc = con.execute("SELECT id FROM documents WHERE external_id = 's-035'").fetchall()[0][0]
+        con.execute(
+            "INSERT INTO forwards VALUES (?, 'Origin Channel', NULL, '77', TIMESTAMP '2024-03-24 06:00', 500)",
+            [doc],
+        )
+        ranked = analytics.amplifiers(con, "ukraine-involved")
+    assert ranked[0]["outlet"] == "Origin Channel" and ranked[0]["role"] == "originator"
+    assert ranked[-1]["outlet"] == "Test Wire" and ranked[-1]["median_delay_h"] == 6.0
+
+
+def test_clustering_finds_the_unseeded_narrative_as_emerging(spread):
+    with writer(spread.database) as con:
+        summary = discover(con, params=SMALL)
+        clusters = con.execute(
+            "SELECT id, status, nearest_narrative FROM clusters WHERE clustering_id = ?",
+            [summary["clustering_id"]],
+        ).fetchall()
+        golds = {cid: _gold_of_members(con, cid) for cid, _, _ in clusters}
+        k_scores = con.execute(
+            "SELECT k, k_scores FROM clusterings WHERE id = ?", [summary["clustering_id"]]
+        ).fetchall()[0]
+        reps = con.execute(
+            "SELECT count(DISTINCT lang) FROM cluster_representatives r JOIN clusters c "
+            "ON c.id = r.cluster_id WHERE c.clustering_id = ?", [summary["clustering_id"]]
+        ).fetchall()[0][0]  # fmt: skip
+        terms = con.execute("SELECT count(*) FROM cluster_terms").fetchall()[0][0]
+
+    def purity(cid, label):
+        return golds[cid].count(label) / len(golds[cid])
+
+    emerging = [cid for cid, status, _ in clusters if status == "emerging"]
+    matching = [
+        cid for cid, status, n in clusters if status == "matches" and n == "ukraine-involved"
+    ]
+    assert max(purity(c, "services-knew") for c in emerging) >= 0.7
+    assert max(purity(c, "ukraine-involved") for c in matching) >= 0.7
+    assert len(json.loads(k_scores[1])) >= 2  # several k were measured, the best kept
+    assert reps == 3 and terms > 0
+
+
+def test_residual_scope_leaves_out_what_the_seeded_narratives_claim(spread):
+    with writer(spread.database) as con:
+        summary = discover(con, scope="residual", params=SMALL)
+        claimed = con.execute(
+            "SELECT count(*) FROM cluster_members m JOIN live_matches l ON l.passage_id = m.passage_id "
+            "WHERE l.decision IN ('confirmed', 'suggested')"
+        ).fetchall()[0][0]
+    assert summary["passages"] < 47 and claimed == 0
+
+
+def test_promote_then_run_tracks_it_without_embedding_passages(spread, e5):
+    with writer(spread.database) as con:
+        summary = discover(con, params=SMALL)
+        best = max(
+            (cid for cid in summary["cluster_ids"]),
+            key=lambda cid: _gold_of_members(con, cid).count("services-knew"),
+        )
+        path, draft = discovery.promote(con, best, "services-knew", spread.narrative_set)
+    nset = load_set(path)
+    assert "services-knew" in nset.ids() and len(draft.exemplars) >= 1
+    run = pipeline.run_pipeline(spread, e5)
+    assert run["counts"]["embeddings_new"] == 0  # passages: nothing embedded again
+    assert run["counts"]["passages_matched"] == 47  # backfilled over every stored passage
+    with reader(spread.database) as con:
+        _, rows = prevalence(con, "total", narrative="services-knew")
+    assert rows and rows[0][-3] >= 3  # all_docs
+
+
+def test_alerts_flag_a_sudden_rise_and_are_stored_once(spread, e5, tmp_path):
+    # ten quiet days of English news from the spread corpus, then a day where four of five
+    # English documents carry 'ukraine-involved'
+    lines = [json.loads(x) for x in spread.corpus.read_text(encoding="utf-8").splitlines()]
+    quiet = [d for d in lines if d["lang"] == "en" and not d["gold_narratives"]]
+    claims = [
+        d for d in lines if d["lang"] == "en" and d["gold_narratives"] == ["ukraine-involved"]
+    ]
+    burst = [d | {"id": f"burst-{i}", "published_at": "2024-04-02T12:00:00Z"}
+             for i, d in enumerate(claims + quiet[:1])]  # fmt: skip
+    corpus = tmp_path / "burst.jsonl"
+    corpus.write_text("\n".join(json.dumps(d) for d in quiet + burst), encoding="utf-8")
+    settings = spread.replace(home=tmp_path / "burst", corpus=corpus)
+    pipeline.run_pipeline(settings, e5)
+    with writer(settings.database) as con:
+        found = analytics.find_alerts(con, "narrative")
+        assert analytics.store_alerts(con, found) == len(found)
+        assert analytics.store_alerts(con, found) == 0  # idempotent
+    rise = [a for a in found if a["subject_id"] == "ukraine-involved"]
+    assert [(str(a["day"]), a["lang"]) for a in rise] == [("2024-04-02", "en")]
+    a = rise[0]
+    assert a["matched"] >= 3 and a["total"] == 5 and a["baseline"] < 0.1
+    assert a["p_value"] < 0.01 and "binomial" in a["test"]
+
+
+def test_discover_flow_runs_under_prefect(spread, prefect_harness):
+    from flows.discover import discover_flow
+
+    run = discover_flow(spread.to_dict(), scopes=["all"])
+    assert run["status"] == "ok" and run["kind"] == "discover"
+    assert run["counts"]["clusters_all"] >= 2
+    assert run["components"]["clustering"] == "faiss-spherical-kmeans"
+
+
+def test_cli_discover_clusters_promote_alerts_leadlag_amplifiers(spread, capsys):
+    from narratives.cli import main
+
+    common = ["--home", str(spread.home), "-q"]
+    assert main(common + ["discover", "--no-prefect", "--scope", "all"]) == 0
+    assert "clusters_all" in capsys.readouterr().out
+    assert main(common + ["clusters"]) == 0
+    out = capsys.readouterr().out
+    assert "emerging" in out and "matches ukraine-involved" in out
+    cid = int(out.splitlines()[3].split()[0])
+    assert main(common + ["clusters", str(cid)]) == 0
+    assert "nearest the centroid" in capsys.readouterr().out
+    grown = spread.home / "grown.yaml"
+    args = [
+        "promote",
+        str(cid),
+        "--id",
+        "new-one",
+        "--set",
+        str(spread.narrative_set),
+        "--out",
+        str(grown),
+    ]
+    assert main(common + args) == 0
+    assert (
+        "new-one" in load_set(grown).ids() and "new-one" not in load_set(spread.narrative_set).ids()
+    )
+    capsys.readouterr()
+    assert main(common + args[:-2]) == 0 and main(common + args[:-2]) == 2  # the id is taken
+    assert "already has a narrative" in capsys.readouterr().err
+    assert main(common + ["alerts"]) == 0
+    assert main(common + ["leadlag", "ukraine-involved"]) == 0
+    out = capsys.readouterr().out
+    assert "first: ru" in out and "ru      en" in out
+    assert main(common + ["leadlag", "nope"]) == 2
+    assert "no narrative 'nope'" in capsys.readouterr().err
+    assert main(common + ["amplifiers"]) == 0
+    assert "no reprint or forward edges" in capsys.readouterr().out
+
+
+def test_binomial_upper_tail_matches_closed_forms():
+    tail = analytics.binomial_upper_tail
+    assert tail(2, 3, 0.3) == pytest.approx(3 * 0.3**2 * 0.7 + 0.3**3)
+    assert tail(7, 7, 0.5) == pytest.approx(1 / 128)
+    assert tail(1, 10, 0.1) == pytest.approx(1 - 0.9**10)
+    assert (tail(0, 5, 0.2), tail(6, 5, 0.2), tail(3, 5, 0.0)) == (1.0, 0.0, 0.0)
+
+
+def test_discover_deployment_has_its_own_schedule(mini_settings):
+    from prefect.client.schemas.schedules import CronSchedule
+
+    from flows.discover import build_deployment
+
+    dep = build_deployment(mini_settings, cron="45 * * * *")
+    assert dep.name == "narratives-discover"
+    schedule = dep.schedules[0].schedule
+    assert isinstance(schedule, CronSchedule) and schedule.cron == "45 * * * *"
+    assert dep.parameters["settings"]["narrative_set"].endswith("mini-set.yaml")

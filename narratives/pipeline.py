@@ -21,7 +21,7 @@ from narratives import runs
 from narratives.definitions import NarrativeSet, load_set
 from narratives.documents import store_documents
 from narratives.ingest.files import read_jsonl
-from narratives.matching import EXEMPLAR_ROLE, ExemplarBank, get_scorer
+from narratives.matching import EXEMPLAR_ROLE, GENERIC_BACKGROUND, ExemplarBank, get_scorer
 from narratives.settings import Settings
 from narratives.store import fetch_arrow, transaction, writer
 
@@ -46,6 +46,7 @@ def components(settings: Settings) -> dict:
         "splitter": SPLITTER,
         "langid": LANGID,
         "scorer": settings.scorer,
+        "background": GENERIC_BACKGROUND,
         "aggregation": AGGREGATION,
         "index": "faiss-flat-ip",
     }

@@ -13,10 +13,10 @@ import sys
 from pathlib import Path
 
 from narratives import __version__
-from narratives.cli import pipeline_cmds, query_cmds
+from narratives.cli import eval_cmds, pipeline_cmds, query_cmds
 
 # Each module adds its subcommands; a new area of the tool adds a module here.
-COMMAND_MODULES = [pipeline_cmds, query_cmds]
+COMMAND_MODULES = [pipeline_cmds, query_cmds, eval_cmds]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -53,6 +53,9 @@ GATED = 1.0  # subtracted from a narrative's score where the background is close
 # in run records): without it a set of two narratives would split unrelated text between them
 GENERIC_BACKGROUND = "generic-news-v1"
 HEAD_THRESHOLD = 0.5  # exemplar-head: probability at which a passage is confirmed
+HEAD_SUGGEST_BAND = (
+    0.2  # exemplar-head: "suggested" from 0.3 (Settings.suggest_margin is for cosines)
+)
 # exemplar-head regularisation, chosen on VoxCheck and SemEval dev (docs/matching.md), not the demo
 HEAD_C = 10.0
 
@@ -286,6 +289,8 @@ def _scorer(name: str) -> Callable[..., list[list[Decision]]]:
         thresholds: dict | None = None,
     ) -> list[list[Decision]]:
         order = active_ids(nset)
+        if name == "exemplar-head":
+            suggest_margin = HEAD_SUGGEST_BAND
         scores, nearest = score_matrix(passage_vectors, bank, order, name)
         return decisions_from_scores(
             scores, nearest, bank, order, thresholds_for(nset, order, thresholds, name),

@@ -15,7 +15,7 @@ export HF_DATASETS_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 export HF_HOME ?= $(CURDIR)/var/hf
 
-.PHONY: install demo test lint format clean bench eval agreement dashboard
+.PHONY: install demo test lint format clean bench eval agreement dashboard eval-quality
 
 install: $(STAMP)
 
@@ -36,6 +36,16 @@ demo: $(STAMP)  ## set up, run the pipeline on the bundled demo corpus, print pr
 
 agreement: $(STAMP)  ## document-level agreement of the demo run with the corpus's gold labels
 	$(BIN)/narratives agreement
+
+EVAL_DATA ?= ../shared/eval
+eval-quality: $(STAMP)  ## matching quality on the shared/eval dev sets (SemEval, VoxCheck, NTREX): one table
+	$(BIN)/python benchmarks/quality.py \
+		--semeval $(EVAL_DATA)/semeval2025_t10/dev.jsonl \
+		--semeval-taxonomy $(EVAL_DATA)/semeval2025_t10/taxonomy.json \
+		--semeval-descriptions $(EVAL_DATA)/semeval2025_t10/narrative_descriptions_en.jsonl \
+		--voxcheck $(EVAL_DATA)/voxcheck_pd/dev.jsonl \
+		--voxcheck-taxonomy $(EVAL_DATA)/voxcheck_pd/taxonomy.json \
+		--ntrex $(EVAL_DATA)/ntrex128/dev.jsonl
 
 test: $(STAMP)  ## set up and run the test suite (pytest's exit 5, no tests collected, is a failure)
 	@$(BIN)/python -m pytest -q $(PYTEST_ARGS); rc=$$?; \

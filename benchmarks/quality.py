@@ -152,9 +152,13 @@ def main(argv=None) -> int:
     ap.add_argument(
         "--folds", type=int, default=5, help="cross-validation folds for learned methods"
     )
+    ap.add_argument("--max-passage-words", type=int, help="passage size (default: the pipeline's)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    settings = Settings(home=args.home, progress=False)
+    settings = Settings(home=args.home, progress=False).replace(
+        max_passage_words=args.max_passage_words
+    )
+    print(f"passages up to {settings.max_passage_words} words, scorer {settings.scorer}")
     scratch = args.home / "quality"
     scratch.mkdir(parents=True, exist_ok=True)
     table: list[tuple[str, str, str]] = []

@@ -166,3 +166,27 @@ def test_import_calibrate_sets_thresholds_from_exemplars(e5, data_dir, tmp_path,
     thresholds = {n.id: n.threshold for n in load_set(out).narratives}
     assert all(0 < t <= 1 for t in thresholds.values())
     assert thresholds != {"sabotage-caused-the-outage": 0.8, "old-equipment-caused-the-outage": 0.9}
+
+
+def test_set_background_is_validated_and_versioned(data_dir):
+    import yaml
+
+    from narratives.definitions import DefinitionError, parse_set
+
+    data = yaml.safe_load((data_dir / "mini-set.yaml").read_text())
+    plain = parse_set(data)
+    data["background"] = {
+        "en": ["Rescuers searched the building."],
+        "ru": ["Спасатели обыскали здание."],
+    }
+    with_bg = parse_set(data)
+    assert with_bg.background["ru"] == ("Спасатели обыскали здание.",)
+    assert with_bg.version != plain.version
+    ids, _, texts = matching.ExemplarBank.texts_of(with_bg)
+    assert "Rescuers searched the building." in texts
+    assert ids.count(matching.BACKGROUND) == 2 + sum(
+        map(len, matching.generic_background().values())
+    )
+    data["background"] = {"english": ["x"]}
+    with pytest.raises(DefinitionError, match="background.english"):
+        parse_set(data)

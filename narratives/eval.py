@@ -1,6 +1,7 @@
 """Measuring matching on labelled documents, with the pipeline's own matching code.
 
-A labelled file is JSONL, one document a line: `text`, `lang`, `labels` (a list of narrative ids
+A labelled file is JSONL, one document a line: `text`, `lang`, `labels` (or `gold_narratives`, as in
+a corpus file; a list of narrative ids
 or labels of the set; other labels, e.g. `Other`, mean "none of the set's narratives"), and an
 optional `id`. Documents are split into passages exactly as the pipeline splits them, passages
 are embedded (vectors cached in a DuckDB file, so a re-run embeds nothing), scored by a
@@ -68,7 +69,8 @@ def load_labelled(path: str | Path) -> list[LabelledDoc]:
 
     docs = []
     for n, row in json_rows(path, error):
-        text, labels = row.get("text"), row.get("labels")
+        # `gold_narratives` is the corpus format's name (data/demo/corpus.jsonl)
+        text, labels = row.get("text"), row.get("labels", row.get("gold_narratives"))
         if not isinstance(text, str) or not text.strip():
             raise LabelledDataError(f"{path}: line {n}: `text` must be a non-empty string")
         if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):

@@ -1,6 +1,7 @@
 """Scorers, calibration, `narratives eval` and `narratives import` (real e5 on tiny fixtures)."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -121,6 +122,9 @@ def test_labelled_file_errors_name_the_line(tmp_path):
         load_labelled(bad)
     with pytest.raises(LabelledDataError, match="does not exist"):
         load_labelled(tmp_path / "none.jsonl")
+    # a corpus file with `gold_narratives` is a labelled file too
+    corpus = load_labelled(Path(__file__).parent / "data" / "mini-corpus.jsonl")
+    assert len(corpus) == 12 and corpus[0].labels == ("ukraine-involved",)
 
 
 def test_import_builds_a_valid_set_from_a_taxonomy(data_dir, tmp_path, capsys):

@@ -35,6 +35,7 @@ from narratives.matching import (
     active_ids,
     aggregate,
     score_matrix,
+    scorer_parameters,
     thresholds_for,
 )
 from narratives.passages import TRACKED, split
@@ -330,7 +331,7 @@ def run_eval(
         "index": "faiss-flat-ip",
     }  # fmt: skip
     parameters = {
-        "max_passage_words": settings.max_passage_words, "exemplar_role": EXEMPLAR_ROLE,
+        "max_passage_words": settings.max_passage_words, **scorer_parameters(settings.scorer),
         "data": str(data), "train": str(train) if train else None,
         "cv_folds": folds if not train else 0, "head_c": head_c,
     }  # fmt: skip

@@ -307,6 +307,16 @@ SCORERS: dict[str, Callable[..., list[list[Decision]]]] = {
 max_exemplar = SCORERS["max-exemplar"]
 
 
+def scorer_parameters(name: str) -> dict:
+    """The constants a scorer's numbers depend on, for run records."""
+    out = {"exemplar_role": EXEMPLAR_ROLE}
+    if name == "exemplar-head":
+        out |= {"head_c": HEAD_C, "head_threshold": HEAD_THRESHOLD, "head_suggest_band": HEAD_SUGGEST_BAND}  # fmt: skip
+    if name == "relative":
+        out["relative_offset"] = RELATIVE_OFFSET
+    return out
+
+
 def get_scorer(name: str):
     if name not in SCORERS:
         raise ValueError(f"unknown scorer {name!r}; choose one of {sorted(SCORERS)}")

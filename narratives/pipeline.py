@@ -21,7 +21,13 @@ from narratives import runs
 from narratives.definitions import NarrativeSet, load_set
 from narratives.documents import store_documents
 from narratives.ingest.files import read_jsonl
-from narratives.matching import EXEMPLAR_ROLE, GENERIC_BACKGROUND, ExemplarBank, get_scorer
+from narratives.matching import (
+    EXEMPLAR_ROLE,
+    GENERIC_BACKGROUND,
+    ExemplarBank,
+    get_scorer,
+    scorer_parameters,
+)
 from narratives.settings import Settings
 from narratives.store import fetch_arrow, transaction, writer
 
@@ -54,7 +60,7 @@ def components(settings: Settings) -> dict:
 
 def parameters(settings: Settings) -> dict:
     keys = ("max_passage_words", "top_k_matches", "suggest_margin", "batch_size")
-    return {k: getattr(settings, k) for k in keys} | {"exemplar_role": EXEMPLAR_ROLE}
+    return {k: getattr(settings, k) for k in keys} | scorer_parameters(settings.scorer)
 
 
 def begin(settings: Settings, kind: str = "pipeline") -> int:

@@ -98,7 +98,8 @@ def test_eval_command_reports_and_records_the_run(e5, data_dir, tmp_path, capsys
     comp, params = json.loads(comp), json.loads(params)
     assert (kind, status, model) == ("eval", "ok", e5.model_id)
     assert comp["method"] == "fitted-thresholds" and comp["scorer"] == "exemplar-head"
-    assert params["train"].endswith("eval-train.jsonl") and params["exemplar_role"]
+    assert params["train"].endswith("eval-train.jsonl") and params["exemplar_role"] == "passage"
+    assert params["head_c"] == matching.HEAD_C and params["head_threshold"] == 0.5
 
     # cross-validated logistic head on the same (cached) vectors; the train file may not be DATA
     assert main(common + ["eval", str(data_dir / "eval-labelled.jsonl"), "--narratives",

@@ -333,7 +333,7 @@ def run_eval(
     parameters = {
         "max_passage_words": settings.max_passage_words, **scorer_parameters(settings.scorer),
         "data": str(data), "train": str(train) if train else None,
-        "cv_folds": folds if not train else 0, "head_c": head_c,
+        "cv_folds": folds if not train else 0, "doc_head_c": head_c,
     }  # fmt: skip
     with writer(eval_database(settings), settings.lock_wait_s) as con:
         run_id = runs.start_run(

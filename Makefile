@@ -15,7 +15,7 @@ export HF_DATASETS_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 export HF_HOME ?= $(CURDIR)/var/hf
 
-.PHONY: install demo test lint format clean bench eval agreement dashboard browser
+.PHONY: install demo test lint format clean bench eval agreement dashboard browser eval-quality
 
 install: $(STAMP)
 
@@ -45,6 +45,16 @@ browser:
 
 dashboard: $(STAMP)  ## serve the dashboards on http://127.0.0.1:8501 (after `make demo`)
 	$(BIN)/narratives dashboard
+
+EVAL_DATA ?= ../shared/eval
+eval-quality: $(STAMP)  ## matching quality on the shared/eval dev sets (SemEval, VoxCheck, NTREX): one table
+	$(BIN)/python benchmarks/quality.py \
+		--semeval $(EVAL_DATA)/semeval2025_t10/dev.jsonl \
+		--semeval-taxonomy $(EVAL_DATA)/semeval2025_t10/taxonomy.json \
+		--semeval-descriptions $(EVAL_DATA)/semeval2025_t10/narrative_descriptions_en.jsonl \
+		--voxcheck $(EVAL_DATA)/voxcheck_pd/dev.jsonl \
+		--voxcheck-taxonomy $(EVAL_DATA)/voxcheck_pd/taxonomy.json \
+		--ntrex $(EVAL_DATA)/ntrex128/dev.jsonl
 
 test: $(STAMP) browser  ## set up and run the test suite (pytest's exit 5, no tests collected, is a failure)
 	@$(BIN)/python -m pytest -q $(PYTEST_ARGS); rc=$$?; \

@@ -18,7 +18,7 @@ import yaml
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 LANG = re.compile(r"^[a-z]{2,3}$")
-SET_KEYS = {"id", "title", "description", "event_date", "narratives"}
+SET_KEYS = {"id", "title", "description", "event_date", "narratives", "background"}
 NARRATIVE_KEYS = {"id", "label", "description", "threshold", "exemplars", "status"}
 STATUSES = {"active", "draft"}
 
@@ -63,6 +63,9 @@ class NarrativeSet:
     description: str = ""
     event_date: dt.date | None = None
     path: Path | None = field(default=None, compare=False)
+    # neutral coverage of the set's topic, by language: what a passage carrying none of the
+    # narratives looks like. A passage closer to it than to a narrative is not matched to that one.
+    background: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def version(self) -> str:
@@ -84,6 +87,8 @@ class NarrativeSet:
         if self.event_date:
             out["event_date"] = self.event_date.isoformat()
         out["narratives"] = [n.to_dict() for n in self.narratives]
+        if self.background:
+            out["background"] = {lang: list(texts) for lang, texts in self.background.items()}
         return out
 
 
@@ -132,8 +137,10 @@ def parse_set(data, path: str | Path = "<set>") -> NarrativeSet:
         if n.id in seen:
             raise DefinitionError(path, f"narratives[{i}].id", f"{n.id!r} appears twice")
         seen.add(n.id)
+    background = _by_language(path, "background", data.get("background") or {})
     return NarrativeSet(
         id=set_id,
+        background=background,
         title=title,
         description=str(data.get("description") or "").strip(),
         event_date=event_date,
@@ -163,30 +170,29 @@ def _narrative(path, where: str, item) -> Narrative:
         raise DefinitionError(
             path, f"{where}.status", f"must be one of {sorted(STATUSES)}, got {status!r}"
         )
-    raw = item.get("exemplars") or {}
-    if not isinstance(raw, dict):
-        raise DefinitionError(
-            path, f"{where}.exemplars", "must map a language code to a list of sentences"
-        )
-    exemplars: dict[str, tuple[str, ...]] = {}
-    for lang, texts in raw.items():
-        if not isinstance(lang, str) or not LANG.match(lang):
-            raise DefinitionError(
-                path, f"{where}.exemplars.{lang}", "is not a language code like en, ru, uk"
-            )
-        if not isinstance(texts, list):
-            raise DefinitionError(path, f"{where}.exemplars.{lang}", "must be a list of sentences")
-        exemplars[lang] = tuple(
-            _text(path, f"{where}.exemplars.{lang}[{j}]", t) for j, t in enumerate(texts)
-        )
+    exemplars = _by_language(path, f"{where}.exemplars", item.get("exemplars") or {})
     return Narrative(
         id=nid,
         label=_text(path, f"{where}.label", item.get("label")),
         description=_text(path, f"{where}.description", item.get("description")),
         threshold=float(threshold),
-        exemplars=dict(sorted(exemplars.items())),
+        exemplars=exemplars,
         status=status,
     )
+
+
+def _by_language(path, where: str, raw) -> dict[str, tuple[str, ...]]:
+    """A mapping of language code to a list of sentences (exemplars, background)."""
+    if not isinstance(raw, dict):
+        raise DefinitionError(path, where, "must map a language code to a list of sentences")
+    out: dict[str, tuple[str, ...]] = {}
+    for lang, texts in raw.items():
+        if not isinstance(lang, str) or not LANG.match(lang):
+            raise DefinitionError(path, f"{where}.{lang}", "is not a language code like en, ru, uk")
+        if not isinstance(texts, list):
+            raise DefinitionError(path, f"{where}.{lang}", "must be a list of sentences")
+        out[lang] = tuple(_text(path, f"{where}.{lang}[{j}]", t) for j, t in enumerate(texts))
+    return dict(sorted(out.items()))
 
 
 def _no_unknown(path, where, data: dict, allowed: set[str]) -> None:

@@ -21,7 +21,13 @@ from narratives import runs, snapshots
 from narratives.definitions import NarrativeSet, load_set
 from narratives.documents import store_documents
 from narratives.ingest.files import read_jsonl
-from narratives.matching import EXEMPLAR_ROLE, ExemplarBank, get_scorer
+from narratives.matching import (
+    EXEMPLAR_ROLE,
+    GENERIC_BACKGROUND,
+    ExemplarBank,
+    get_scorer,
+    scorer_parameters,
+)
 from narratives.settings import Settings
 from narratives.store import fetch_arrow, transaction, writer
 
@@ -47,6 +53,7 @@ def components(settings: Settings) -> dict:
         "splitter": SPLITTER,
         "langid": LANGID,
         "scorer": settings.scorer,
+        "background": GENERIC_BACKGROUND,
         "aggregation": AGGREGATION,
         "index": "faiss-flat-ip",
         "dedup": DEDUP,
@@ -55,8 +62,7 @@ def components(settings: Settings) -> dict:
 
 def parameters(settings: Settings) -> dict:
     keys = ("max_passage_words", "top_k_matches", "suggest_margin", "batch_size")
-    return {k: getattr(settings, k) for k in keys} | {
-        "exemplar_role": EXEMPLAR_ROLE,
+    return {k: getattr(settings, k) for k in keys} | scorer_parameters(settings.scorer) | {
         "sources": str(settings.sources) if settings.sources else None,
     }
 

@@ -33,9 +33,9 @@ class Settings:
     model: str = "e5-small"  # a registered backend name, or sentence-transformers:<name-or-path>
     batch_size: int = 32
     # passages
-    max_passage_words: int = 60  # sentences are packed into passages up to this many words
+    max_passage_words: int = 30  # sentences are packed into passages up to this many words (about one sentence: docs/matching.md)
     # matching
-    scorer: str = "max-exemplar"  # a registered scorer (narratives.matching.SCORERS)
+    scorer: str = "exemplar-head"  # a registered scorer (narratives.matching.SCORERS)
     top_k_matches: int = 3  # narratives stored per passage, with their scores and evidence
     suggest_margin: float = 0.03  # below a threshold by at most this: "suggested", for review
     # scheduling (narratives serve)

@@ -28,7 +28,7 @@ def test_run_records_components_counts_and_model(first_run, mini_settings, e5):
     assert run["set_id"] == "mini" and len(run["set_version"]) == 12
     assert (
         run["components"]["embedder"] == "e5-small"
-        and run["components"]["scorer"] == "max-exemplar"
+        and run["components"]["scorer"] == mini_settings.scorer == "exemplar-head"
     )
     assert run["parameters"]["max_passage_words"] == mini_settings.max_passage_words
     counts = run["counts"]

@@ -13,10 +13,17 @@ import sys
 from pathlib import Path
 
 from narratives import __version__
-from narratives.cli import dashboard_cmds, discover_cmds, ingest_cmds, pipeline_cmds, query_cmds
+from narratives.cli import (
+    dashboard_cmds,
+    discover_cmds,
+    eval_cmds,
+    ingest_cmds,
+    pipeline_cmds,
+    query_cmds,
+)
 
 # Each module adds its subcommands; a new area of the tool adds a module here.
-COMMAND_MODULES = [pipeline_cmds, query_cmds, ingest_cmds, discover_cmds, dashboard_cmds]
+COMMAND_MODULES = [pipeline_cmds, query_cmds, ingest_cmds, eval_cmds, discover_cmds, dashboard_cmds]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -35,9 +35,9 @@ MATCH_CHUNK = 4096
 
 
 @lru_cache(maxsize=4)
-def load_embedder(spec: str) -> Embedder:
+def load_embedder(spec: str, models_dir: Path | None = None) -> Embedder:
     """One embedder per model per process: loading a model is the slow part of a small run."""
-    return get_embedder(spec)
+    return get_embedder(spec, models_dir=models_dir)
 
 
 def components(settings: Settings) -> dict:
@@ -99,7 +99,7 @@ def ingest_step(settings: Settings, run_id: int) -> dict:
 
 # --- embed -----------------------------------------------------------------------------------
 def embed_step(settings: Settings, run_id: int, embedder: Embedder | None = None) -> dict:
-    embedder = embedder or load_embedder(settings.model)
+    embedder = embedder or load_embedder(settings.model, settings.models_dir)
     started = time.perf_counter()
     with writer(settings.database, settings.lock_wait_s) as con:
         todo = con.execute(
@@ -225,7 +225,7 @@ def exemplar_bank(con, nset: NarrativeSet, embedder: Embedder) -> tuple[Exemplar
 
 
 def match_step(settings: Settings, run_id: int, embedder: Embedder | None = None) -> dict:
-    embedder = embedder or load_embedder(settings.model)
+    embedder = embedder or load_embedder(settings.model, settings.models_dir)
     nset = load_set(settings.narrative_set)
     scorer = get_scorer(settings.scorer)
     started = time.perf_counter()

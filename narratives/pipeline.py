@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from embeddings import cache
 from embeddings.base import Embedder, get_embedder, progress_bar
-from narratives import runs
+from narratives import rollup, runs
 from narratives.definitions import NarrativeSet, load_set
 from narratives.documents import store_documents
 from narratives.ingest.files import read_jsonl
@@ -318,15 +318,18 @@ def aggregate_step(settings: Settings, run_id: int) -> dict:
     out = settings.exports_dir
     out.mkdir(parents=True, exist_ok=True)
     with writer(settings.database, settings.lock_wait_s) as con:
+        # prevalence queries read this rollup while it is current (narratives/rollup.py)
+        rollup_rows = rollup.refresh(con, run_id)
         for view in ("prevalence_daily", "prevalence_weekly"):
             con.execute(
                 f"COPY (SELECT * FROM {view} ORDER BY ALL) TO '{out / view}.parquet' (FORMAT parquet)"
             )
         rows = con.execute(
-            "SELECT narrative_id, sum(matched_documents), sum(matched_passages) FROM prevalence_daily "
+            f"SELECT narrative_id, sum(matched_documents), sum(matched_passages) FROM {rollup.TABLE} "
             "GROUP BY 1 ORDER BY 1"
         ).fetchall()
-        counts = {"documents_with_narrative": {r[0]: int(r[1]) for r in rows}}
+        counts = {"documents_with_narrative": {r[0]: int(r[1]) for r in rows},
+                  "prevalence_rollup_rows": rollup_rows}  # fmt: skip
         runs.update_run(
             con, run_id, counts=counts, timings={"aggregate_s": time.perf_counter() - started}
         )

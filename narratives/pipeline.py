@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from embeddings import cache
 from embeddings.base import Embedder, get_embedder, progress_bar
+from embeddings.index import IVF_THRESHOLD
 from narratives import rollup, runs
 from narratives.definitions import NarrativeSet, load_set
 from narratives.documents import store_documents
@@ -47,7 +48,7 @@ def components(settings: Settings) -> dict:
         "langid": LANGID,
         "scorer": settings.scorer,
         "aggregation": AGGREGATION,
-        "index": "faiss-flat-ip",
+        "index": f"faiss-flat-ip, ivf-flat-ip past {IVF_THRESHOLD}",
     }
 
 

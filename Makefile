@@ -44,7 +44,7 @@ test: $(STAMP)  ## set up and run the test suite (pytest's exit 5, no tests coll
 bench: $(STAMP)  ## speed benchmark, every figure against a baseline of the same run (~20 min; docs/speed.md)
 	$(BIN)/python -m benchmarks.speed $(BENCH_ARGS)
 
-bench-quick: $(STAMP)  ## the same at smaller sizes (~6 min)
+bench-quick: $(STAMP)  ## the same at smaller sizes, for a first look
 	$(BIN)/python -m benchmarks.speed --quick $(BENCH_ARGS)
 
 lint: $(STAMP)

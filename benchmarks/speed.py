@@ -1,7 +1,7 @@
 """Speed benchmark: every figure beside a baseline measured in the same run (`make bench`).
 
-    python -m benchmarks.speed            # full (~15-20 min on 2 cores)
-    python -m benchmarks.speed --quick    # smaller sizes (~5-8 min)
+    python -m benchmarks.speed            # full (~12 min on 2 idle cores, ~20 when shared)
+    python -m benchmarks.speed --quick    # smaller sizes
 
 Sections: embedding throughput and fidelity of every backend; end-to-end `narratives run`
 cold / warm / 5% new; peak memory as the corpus grows 10x; ad-hoc search latency and recall at

@@ -15,7 +15,7 @@ export HF_DATASETS_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 export HF_HOME ?= $(CURDIR)/var/hf
 
-.PHONY: install demo test lint format clean bench eval agreement dashboard browser eval-quality
+.PHONY: install demo test lint format clean bench bench-quick eval agreement dashboard browser eval-quality
 
 install: $(STAMP)
 
@@ -59,6 +59,12 @@ eval-quality: $(STAMP)  ## matching quality on the shared/eval dev sets (SemEval
 test: $(STAMP) browser  ## set up and run the test suite (pytest's exit 5, no tests collected, is a failure)
 	@$(BIN)/python -m pytest -q $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
+
+bench: $(STAMP)  ## speed benchmark, every figure against a baseline of the same run (~20 min; docs/speed.md)
+	$(BIN)/python -m benchmarks.speed $(BENCH_ARGS)
+
+bench-quick: $(STAMP)  ## the same at smaller sizes, for a first look
+	$(BIN)/python -m benchmarks.speed --quick $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

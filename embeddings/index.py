@@ -2,7 +2,12 @@
 `ann/base.py`: add / search / save / load / count).
 
 Ids are the caller's ids (the tracker uses DuckDB passage ids), vectors are L2-normalised and
-compared by inner product, so scores are cosines. The sidecar records the model id, dimension,
+compared by inner product, so scores are cosines.
+
+Index choice by size: exact search (flat) up to `IVF_THRESHOLD` vectors, where one query costs
+a few milliseconds; past it the index converts itself once to IVF-flat (k-means cells, `nprobe`
+of them searched), which keeps a query over 1M passages in a few milliseconds at recall@10 above
+0.95 (`make bench` measures both side by side). New vectors are added to the trained cells. The sidecar records the model id, dimension,
 count, the largest id and library versions; `load` refuses an index whose sidecar disagrees with
 what the caller expects, so an index of one model is never searched with another's queries.
 """
@@ -18,7 +23,10 @@ from pathlib import Path
 import numpy as np
 
 SIDECAR_SUFFIX = ".json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+IVF_THRESHOLD = 200_000  # vectors; below it exact search is fast enough and needs no training
+IVF_NPROBE = 32
+TRAIN_PER_CELL = 64  # k-means sample: this many vectors per cell (FAISS warns below 39)
 
 
 class IndexMismatch(RuntimeError):
@@ -31,18 +39,24 @@ class Sidecar:
     dim: int
     count: int = 0
     max_id: int = -1
-    kind: str = "flat-ip"
+    kind: str = "flat-ip"  # or "ivf-flat-ip"
     versions: dict = field(default_factory=dict)
+    nlist: int = 0
+    nprobe: int = 0
 
 
 class VectorIndex:
-    def __init__(self, model_id: str, dim: int):
+    def __init__(self, model_id: str, dim: int, ivf_threshold: int | None = IVF_THRESHOLD,
+                 nprobe: int = IVF_NPROBE):  # fmt: skip
         import faiss
 
         self.model_id = model_id
         self.dim = dim
         self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
         self.max_id = -1
+        self.kind = "flat-ip"
+        self.ivf_threshold = ivf_threshold  # None: always exact
+        self.nprobe = nprobe
 
     # -- the contract ------------------------------------------------------------------------
     def add(self, ids, vectors: np.ndarray) -> None:
@@ -56,6 +70,24 @@ class VectorIndex:
             return
         self._index.add_with_ids(vectors, ids)
         self.max_id = max(self.max_id, int(ids.max()))
+        if self.kind == "flat-ip" and self.ivf_threshold and self.count() > self.ivf_threshold:
+            self._to_ivf()
+
+    def _to_ivf(self) -> None:
+        """Re-file every vector into a trained IVF index (once, when the index outgrows flat)."""
+        import faiss
+
+        n = self.count()
+        ids = faiss.vector_to_array(self._index.id_map).astype(np.int64)
+        vectors = self._index.index.reconstruct_n(0, n)  # flat storage, in insertion order
+        nlist = nlist_for(n)
+        ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(self.dim), self.dim, nlist,
+                                 faiss.METRIC_INNER_PRODUCT)  # fmt: skip
+        sample = np.random.default_rng(0).choice(n, min(n, nlist * TRAIN_PER_CELL), replace=False)
+        ivf.train(vectors[np.sort(sample)])
+        ivf.add_with_ids(vectors, ids)
+        ivf.nprobe = self.nprobe
+        self._index, self.kind = ivf, "ivf-flat-ip"
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(scores, ids), each (n_queries, k'); k' = min(k, count). Missing slots have id -1."""
@@ -97,6 +129,10 @@ class VectorIndex:
             )
         obj = cls.__new__(cls)
         obj.model_id, obj.dim, obj._index, obj.max_id = meta.model_id, meta.dim, raw, meta.max_id
+        obj.kind, obj.ivf_threshold = meta.kind, IVF_THRESHOLD
+        obj.nprobe = meta.nprobe or IVF_NPROBE
+        if obj.kind == "ivf-flat-ip":
+            faiss.extract_index_ivf(raw).nprobe = obj.nprobe
         return obj
 
     # -- helpers -----------------------------------------------------------------------------
@@ -108,8 +144,17 @@ class VectorIndex:
             dim=self.dim,
             count=self.count(),
             max_id=self.max_id,
+            kind=self.kind,
             versions={"faiss": faiss.__version__, "format": FORMAT_VERSION},
+            nlist=int(self._index.nlist) if self.kind == "ivf-flat-ip" else 0,
+            nprobe=self.nprobe if self.kind == "ivf-flat-ip" else 0,
         )
+
+
+def nlist_for(n: int) -> int:
+    """IVF cells for n vectors: ~sqrt(n) (1,000 at 1M), so a probe scans about n / 30 vectors
+    at nprobe 32 and k-means trains on a sample of a few hundred thousand."""
+    return int(max(64, min(4096, round(np.sqrt(n)))))
 
 
 def sidecar_path(index_path: str | os.PathLike) -> Path:

@@ -17,7 +17,8 @@ import pyarrow as pa
 
 from embeddings import cache
 from embeddings.base import Embedder, get_embedder, progress_bar
-from narratives import runs, snapshots
+from embeddings.index import IVF_THRESHOLD
+from narratives import rollup, runs, snapshots
 from narratives.definitions import NarrativeSet, load_set
 from narratives.documents import store_documents
 from narratives.ingest.files import read_jsonl
@@ -42,9 +43,9 @@ MATCH_CHUNK = 4096
 
 
 @lru_cache(maxsize=4)
-def load_embedder(spec: str) -> Embedder:
+def load_embedder(spec: str, models_dir: Path | None = None) -> Embedder:
     """One embedder per model per process: loading a model is the slow part of a small run."""
-    return get_embedder(spec)
+    return get_embedder(spec, models_dir=models_dir)
 
 
 def components(settings: Settings) -> dict:
@@ -55,7 +56,7 @@ def components(settings: Settings) -> dict:
         "scorer": settings.scorer,
         "background": GENERIC_BACKGROUND,
         "aggregation": AGGREGATION,
-        "index": "faiss-flat-ip",
+        "index": f"faiss-flat-ip, ivf-flat-ip past {IVF_THRESHOLD}",
         "dedup": DEDUP,
     }
 
@@ -127,7 +128,7 @@ def ingest_step(settings: Settings, run_id: int) -> dict:
 
 # --- embed -----------------------------------------------------------------------------------
 def embed_step(settings: Settings, run_id: int, embedder: Embedder | None = None) -> dict:
-    embedder = embedder or load_embedder(settings.model)
+    embedder = embedder or load_embedder(settings.model, settings.models_dir)
     started = time.perf_counter()
     with writer(settings.database, settings.lock_wait_s) as con:
         todo = con.execute(
@@ -253,7 +254,7 @@ def exemplar_bank(con, nset: NarrativeSet, embedder: Embedder) -> tuple[Exemplar
 
 
 def match_step(settings: Settings, run_id: int, embedder: Embedder | None = None) -> dict:
-    embedder = embedder or load_embedder(settings.model)
+    embedder = embedder or load_embedder(settings.model, settings.models_dir)
     nset = load_set(settings.narrative_set)
     scorer = get_scorer(settings.scorer)
     started = time.perf_counter()
@@ -346,15 +347,18 @@ def aggregate_step(settings: Settings, run_id: int) -> dict:
     out = settings.exports_dir
     out.mkdir(parents=True, exist_ok=True)
     with writer(settings.database, settings.lock_wait_s) as con:
+        # prevalence queries read this rollup while it is current (narratives/rollup.py)
+        rollup_rows = rollup.refresh(con, run_id)
         for view in ("prevalence_daily", "prevalence_weekly"):
             con.execute(
                 f"COPY (SELECT * FROM {view} ORDER BY ALL) TO '{out / view}.parquet' (FORMAT parquet)"
             )
         rows = con.execute(
-            "SELECT narrative_id, sum(matched_documents), sum(matched_passages) FROM prevalence_daily "
+            f"SELECT narrative_id, sum(matched_documents), sum(matched_passages) FROM {rollup.TABLE} "
             "GROUP BY 1 ORDER BY 1"
         ).fetchall()
-        counts = {"documents_with_narrative": {r[0]: int(r[1]) for r in rows}}
+        counts = {"documents_with_narrative": {r[0]: int(r[1]) for r in rows},
+                  "prevalence_rollup_rows": rollup_rows}  # fmt: skip
         runs.update_run(
             con, run_id, counts=counts, timings={"aggregate_s": time.perf_counter() - started}
         )

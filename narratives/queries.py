@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from narratives.rollup import prevalence_source
+
 LANGS = ("en", "ru", "uk")
 
 
@@ -53,7 +55,7 @@ def prevalence(con, by: str = "week", narrative: str | None = None, lang: str | 
                sum(matched_documents) AS all_docs,
                round(100.0 * sum(matched_documents) / nullif(sum(total_documents), 0), 1) AS all_pct,
                {_interval("sum(matched_documents)", "sum(total_documents)", "all_ci95")}
-        FROM prevalence_daily
+        FROM {prevalence_source(con)}
         WHERE ($narrative IS NULL OR narrative_id = $narrative)
           AND ($kind IS NULL OR outlet_kind = $kind)
         GROUP BY ALL ORDER BY period, narrative_id"""

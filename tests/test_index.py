@@ -43,3 +43,36 @@ def test_add_checks_shapes():
     index = VectorIndex("m", 8)
     with pytest.raises(ValueError, match=r"\(n, 8\)"):
         index.add([1], _vectors(1, dim=4))
+
+
+def _clustered(n, dim=32, centres=50, seed=1):
+    """Vectors around a few centres, as text embeddings are: IVF's cells have something to find."""
+    rng = np.random.default_rng(seed)
+    c = rng.normal(size=(centres, dim)).astype(np.float32)
+    x = c[rng.integers(0, centres, n)] + 0.3 * rng.normal(size=(n, dim)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def test_index_switches_to_ivf_past_its_threshold_and_keeps_finding(tmp_path):
+    vecs = _clustered(3000)
+    ids = np.arange(10, 3010)
+    index = VectorIndex("m", 32, ivf_threshold=2000, nprobe=8)
+    index.add(ids[:1500], vecs[:1500])
+    assert index.kind == "flat-ip"
+    index.add(ids[1500:2500], vecs[1500:2500])  # crosses the threshold: re-filed into IVF cells
+    assert index.kind == "ivf-flat-ip" and index.count() == 2500
+    index.add(ids[2500:], vecs[2500:])  # later vectors go into the trained cells
+    assert index.count() == 3000 and index.max_id == 3009
+    exact = VectorIndex("m", 32, ivf_threshold=None)
+    exact.add(ids, vecs)
+    queries = vecs[::100] + 0.05
+    truth = exact.search(queries, 10)[1]
+    found = index.search(queries, 10)[1]
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(truth, found, strict=True)])
+    assert recall >= 0.9
+    path = index.save(tmp_path / "ivf.faiss")
+    meta = json.loads(sidecar_path(path).read_text())
+    assert meta["kind"] == "ivf-flat-ip" and meta["nprobe"] == 8 and meta["nlist"] >= 64
+    loaded = VectorIndex.load(path, "m")
+    assert loaded.kind == "ivf-flat-ip" and loaded.nprobe == 8
+    assert (loaded.search(queries, 10)[1] == found).all()

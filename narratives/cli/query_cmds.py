@@ -69,7 +69,7 @@ def cmd_search(args, settings) -> int:
     hits = search(
         settings.database,
         settings.index_dir,
-        load_embedder(settings.model),
+        load_embedder(settings.model, settings.models_dir),
         args.query,
         args.k,
         args.lang,

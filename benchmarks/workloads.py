@@ -1,0 +1,128 @@
+"""Inputs for the speed benchmark, made at run time: forty-word passages and synthetic documents
+from the NTREX-128 sentences in shared/eval (never copied into the repository), clustered
+synthetic vectors for the index, and a synthetic store of match rows for prevalence."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+
+NTREX = Path(__file__).resolve().parents[1] / ".." / "shared" / "eval" / "ntrex128" / "dev.jsonl"
+NTREX_FALLBACK = Path("/work/shared/eval/ntrex128/dev.jsonl")
+LANGS = ("en", "ru", "uk")
+
+
+def ntrex_rows(limit: int | None = None) -> list[dict]:
+    path = NTREX if NTREX.exists() else NTREX_FALLBACK
+    if not path.exists():
+        raise FileNotFoundError(
+            f"NTREX-128 dev set not found at {NTREX} or {NTREX_FALLBACK}: the benchmark reads it "
+            "from shared/eval beside the project"
+        )
+    with open(path, encoding="utf-8") as fh:
+        rows = [json.loads(line) for line in fh if line.strip()]
+    return rows[:limit] if limit else rows
+
+
+def forty_word_passages(n: int, langs=("en", "ru")) -> list[str]:
+    """n passages of exactly forty words, consecutive NTREX sentences run together, alternating
+    languages (the issue's measurements used EN/RU passages of this length)."""
+    rows = ntrex_rows()
+    out: list[str] = []
+    per_lang = {lang: [] for lang in langs}
+    for lang in langs:
+        words: list[str] = []
+        for row in rows * 4:
+            words += row[lang].split()
+            while len(words) >= 40:
+                per_lang[lang].append(" ".join(words[:40]))
+                words = words[40:]
+    for i in range(n):
+        lang = langs[i % len(langs)]
+        out.append(per_lang[lang][(i // len(langs)) % len(per_lang[lang])])
+    return out
+
+
+def synthetic_documents(n: int, seed: int, start_id: int = 0) -> list[dict]:
+    """Documents of 3-7 NTREX sentences of one language, drawn at random, with an outlet and a
+    date: distinct texts (so every passage is new to the embedder), realistic language."""
+    rows = ntrex_rows()
+    rng = random.Random(seed)
+    outlets = [f"Outlet {i:02d}" for i in range(20)]
+    start = dt.date(2024, 3, 1)
+    docs = []
+    for i in range(start_id, start_id + n):
+        lang = LANGS[i % 3]
+        text = " ".join(rng.choice(rows)[lang] for _ in range(rng.randint(3, 7)))
+        docs.append({
+            "id": f"bench-{i:06d}", "text": text, "lang": lang, "outlet": rng.choice(outlets),
+            "published_at": (start + dt.timedelta(days=rng.randrange(60))).isoformat(),
+        })  # fmt: skip
+    return docs
+
+
+def write_jsonl(path: Path, docs: list[dict]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as fh:
+        for d in docs:
+            fh.write(json.dumps(d, ensure_ascii=False) + "\n")
+    return path
+
+
+def clustered_vectors(n: int, dim: int = 384, centres: int = 4000, seed: int = 0) -> np.ndarray:
+    """Unit vectors around many centres, as text embeddings are (topics), in float32."""
+    rng = np.random.default_rng(seed)
+    c = rng.standard_normal((centres, dim), dtype=np.float32)
+    c /= np.linalg.norm(c, axis=1, keepdims=True)
+    out = np.empty((n, dim), dtype=np.float32)
+    step = 100_000
+    for s in range(0, n, step):
+        m = min(step, n - s)
+        x = c[rng.integers(0, centres, m)] + 0.04 * rng.standard_normal((m, dim), dtype=np.float32)
+        out[s : s + m] = x / np.linalg.norm(x, axis=1, keepdims=True)
+    return out
+
+
+def fill_match_store(con, match_rows: int, seed: int = 0) -> dict:
+    """A tracker database (migrations applied by the caller) holding `match_rows` matches: three
+    per passage, ~6 passages per document, 50 outlets, 90 days, EN/RU/UK, 10 narratives, ~5%
+    of rows confirmed. Generated inside DuckDB, so 10M rows take seconds, not minutes."""
+    passages = match_rows // 3
+    documents = max(1, passages // 6)
+    con.execute(f"SELECT setseed({seed / 1000})").fetchall()
+    con.execute(
+        "INSERT INTO outlets SELECT 'o' || i, 'Outlet ' || i, "
+        "['state-media','independent','ukrainian','international','telegram'][i % 5 + 1], "
+        "['en','ru','uk'][i % 3 + 1], NULL FROM range(50) t(i)"
+    )
+    con.execute(
+        "INSERT INTO documents (id, source_id, external_id, outlet_id, lang, published_at, text, "
+        "content_hash) SELECT i, 'bench', 'd' || i, 'o' || (i % 50), ['en','ru','uk'][i % 3 + 1], "
+        "TIMESTAMP '2024-03-01' + to_days(CAST(i % 90 AS INTEGER)), 'x', 'h' || i FROM range(?) t(i)",
+        [documents],
+    )
+    con.execute(
+        "INSERT INTO passages (id, document_id, seq, start_char, end_char, text, lang, text_hash) "
+        "SELECT i, i % ?, i // ?, 0, 1, 'p', ['en','ru','uk'][(i % ?) % 3 + 1], 'h' || i "
+        "FROM range(?) t(i)",
+        [documents, documents, documents, passages],
+    )
+    con.execute(
+        "INSERT INTO narrative_sets (set_id, version, definition) VALUES ('bench', 'v1', '{}')"
+    )
+    con.execute(
+        "INSERT INTO narratives SELECT 'bench', 'v1', 'n' || i, 'N' || i, '', 0.8, 'v' "
+        "FROM range(10) t(i)"
+    )
+    con.execute("INSERT INTO matchings (set_id, set_version, model_id) VALUES ('bench','v1','m')")
+    con.execute(
+        "INSERT INTO matches SELECT p, 'bench', 'v1', 'm', 'n' || ((p * 7 + r * 3) % 10), r + 1, "
+        "0.8, 0.8, NULL, NULL, 0.01, CASE WHEN random() < 0.05 THEN 'confirmed' ELSE 'rejected' END, "
+        "NULL FROM range(?) a(p), range(3) b(r)",
+        [passages],
+    )
+    return {"documents": documents, "passages": passages, "matches": passages * 3}

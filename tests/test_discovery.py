@@ -30,7 +30,7 @@ def spread_db(tmp_path_factory, e5, data_dir):
     home = tmp_path_factory.mktemp("spread")
     settings = Settings(
         home=home / "var", corpus=data_dir / "spread-corpus.jsonl",
-        narrative_set=data_dir / "mini-set.yaml", progress=False, lock_wait_s=5,
+        narrative_set=data_dir / "spread-set.yaml", progress=False, lock_wait_s=5,
         # these tests are about discovery and spread, not matching: pin the plain cosine scorer
         # so that improvements to the default scorer do not move their fixtures
         scorer="max-exemplar",

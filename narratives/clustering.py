@@ -2,13 +2,14 @@
 
 A window of passages (all of them, or the residual that no seeded narrative confirmed or
 suggested) is clustered with faiss.Kmeans (spherical: centroids on the unit sphere, so the
-assignment is by cosine). The vectors are centred first: e5 vectors share a large common
-direction, which would otherwise dominate every cosine. k is chosen by measurement (the
-silhouette over a range of k around sqrt(n)), not fixed; clusters that are tiny or incoherent are
-dropped. Each cluster kept is described by its size per language and outlet (the
-`cluster_sizes` view), key terms per language (class-based TF-IDF), the passages nearest its
-centroid per language, and the seeded narrative nearest its centroid: `matches <narrative>`
-when it is close to it, else `emerging`.
+assignment is by cosine). The vectors are centred per language first: e5 vectors share a large
+common direction, and each language one of its own, which would otherwise dominate every cosine
+and group passages by language. The clusters are the consensus of many k-means runs over a
+range of k (what stays together across runs), so no single seed or k decides them; tiny or
+incoherent clusters are dropped. Each cluster kept is described by its size per language and
+outlet (the `cluster_sizes` view), key terms per language (class-based TF-IDF), its most central
+and typical passages per language, and the seeded narrative nearest its centroid: `matches
+<narrative>` when enough of its passages are confirmed for it, else `emerging`.
 
 Nothing is embedded here: passages and exemplars are read from the vector cache, so
 discovery is cheap to repeat and never needs the model.

@@ -3,7 +3,8 @@
 The fixture corpus tests/data/spread-corpus.jsonl (written for these tests) has neutral news
 every day in EN/RU/UK; 'ukraine-involved' carried by RU state media on 22-24 March and by an
 EN outlet on 24-26 March (two days later, same shape); and 'services-knew', which the test set
-does not seed, in all three languages on 27-29 March.
+does not seed, in all three languages on 27-29 March. The set, tests/data/spread-set.yaml, is the
+mini set with thresholds that separate this fixture's true and false matches.
 """
 
 from __future__ import annotations

@@ -74,7 +74,7 @@ def main() -> int:
             for seed in args.seeds:
                 summary = discover(con, params=dataclasses.replace(ClusterParams(), seed=seed))
                 best = purity_table(con, summary["clustering_id"])
-                print(f"\nseed {seed}: {summary['passages']} passages, k={summary['k']}, "
+                print(f"\nseed {seed}: {summary['passages']} passages, {summary['k']} consensus clusters, "
                       f"{summary['clusters']} clusters kept ({summary['emerging']} emerging)")  # fmt: skip
                 for g, b in sorted(best.items()):
                     ok = b["purity"] >= (0.5 if b["seeded"] else 0.7)

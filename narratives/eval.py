@@ -27,6 +27,7 @@ import numpy as np
 from embeddings import cache
 from embeddings.base import Embedder
 from narratives import calibration
+from narratives.centring import centring_means
 from narratives.definitions import NarrativeSet
 from narratives.matching import (
     EXEMPLAR_ROLE,
@@ -122,11 +123,18 @@ def exemplar_bank(con, nset: NarrativeSet, embedder: Embedder) -> ExemplarBank:
 
 
 def document_scores(
-    doc_vectors: list[np.ndarray], bank: ExemplarBank, order: list[str], scorer: str, how: str
-) -> np.ndarray:
-    """(docs x narratives): each document's passage scores aggregated with `how`."""
+    doc_vectors: list[np.ndarray], bank: ExemplarBank, order: list[str], scorer: str, how: str,
+    doc_langs: list[str] | None = None, lang_means: dict | None = None,
+) -> np.ndarray:  # fmt: skip
+    """(docs x narratives): each document's passage scores aggregated with `how`; with
+    `lang_means`, passages (in their document's language) and bank are centred by language."""
     flat = np.vstack([v for v in doc_vectors if len(v)] or [np.zeros((0, bank.vectors.shape[1]))])
-    scores = score_matrix(flat.astype(np.float32), bank, order, scorer)[0]
+    langs = None
+    if lang_means:
+        langs = [lang for v, lang in zip(doc_vectors, doc_langs, strict=True) for _ in range(len(v))]  # fmt: skip
+    scores = score_matrix(
+        flat.astype(np.float32), bank, order, scorer, passage_langs=langs, lang_means=lang_means
+    )[0]
     out, start = np.full((len(doc_vectors), len(order)), -1.0, np.float32), 0
     for i, v in enumerate(doc_vectors):
         if len(v):
@@ -303,12 +311,14 @@ def run_eval(
     folds: int = 0,
     aggregation: str = "max",
     head_c: float = 1.0,
+    centre_on: str | Path | None = None,
     out_dir: str | Path | None = None,
     embedder: Embedder | None = None,
 ) -> dict:
     """Evaluate the set in `settings.narrative_set` on a labelled file; record the run in
     `runs` (components, parameters, model id, the headline numbers) and write
-    `<out_dir>/eval-<run>.md` and `.json`. Returns the report."""
+    `<out_dir>/eval-<run>.md` and `.json`. With `centre_on` (unlabelled {text, lang} JSONL),
+    passages and exemplars are centred by language before scoring. Returns the report."""
     from narratives import runs
     from narratives.definitions import load_set
     from narratives.pipeline import LANGID, SPLITTER, load_embedder
@@ -329,11 +339,13 @@ def run_eval(
         "scorer": settings.scorer, "background": GENERIC_BACKGROUND,
         "aggregation": aggregation, "method": method,
         "index": "faiss-flat-ip",
+        "centring": "by-language" if centre_on else None,
     }  # fmt: skip
     parameters = {
         "max_passage_words": settings.max_passage_words, **scorer_parameters(settings.scorer),
         "data": str(data), "train": str(train) if train else None,
         "cv_folds": folds if not train else 0, "doc_head_c": head_c,
+        "centre_on": str(centre_on) if centre_on else None,
     }  # fmt: skip
     with writer(eval_database(settings), settings.lock_wait_s) as con:
         run_id = runs.start_run(
@@ -342,13 +354,22 @@ def run_eval(
         )  # fmt: skip
         try:
             bank = exemplar_bank(con, nset, embedder)
+            means = centring_means(con, embedder, centre_on) if centre_on else None
 
             def features(batch):
                 vecs = embed_documents(
                     con, embedder, batch, settings.max_passage_words, settings.progress
                 )
                 return Features(
-                    document_scores(vecs, bank, order, settings.scorer, aggregation),
+                    document_scores(
+                        vecs,
+                        bank,
+                        order,
+                        settings.scorer,
+                        aggregation,
+                        [d.lang for d in batch],
+                        means,
+                    ),  # fmt: skip
                     doc_means(vecs, embedder.dim),
                 )
 

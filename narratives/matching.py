@@ -19,6 +19,9 @@ Scorers (registered by name; the name is written into each run's record):
   it learns which directions of the embedding tell this narrative from on-topic text that does not
   carry it, where a cosine mostly measures topic. No labelled documents are needed; the YAML
   thresholds (cosines) do not apply to it, `HEAD_THRESHOLD` or a calibration does.
+- `knn-vote`: the K nearest bank rows (exemplars, descriptions, background) vote for their
+  narrative with their cosine; a narrative's score is the sum of its votes (0 without one), so a
+  narrative backed by several close exemplars beats one with a single lucky neighbour.
 - `relative`: `max-exemplar` minus the passage's mean score over all narratives of the set plus a
   constant (`RELATIVE_OFFSET`), so "close to everything" (on-topic but generic text) is not
   "close to this narrative". The offset only keeps scores in the same range as cosines.
@@ -40,6 +43,7 @@ from importlib import resources
 
 import numpy as np
 
+from narratives.centring import centre_by_language
 from narratives.definitions import NarrativeSet
 
 # The e5 role the exemplars are embedded with. Passages are stored with the "passage" role;
@@ -58,6 +62,7 @@ HEAD_SUGGEST_BAND = (
 )
 # exemplar-head regularisation, chosen on VoxCheck and SemEval dev (docs/matching.md), not the demo
 HEAD_C = 10.0
+KNN_K = 5  # knn-vote: neighbours that vote (3/5/8 measured on VoxCheck, docs/matching.md)
 
 
 @dataclass
@@ -185,12 +190,29 @@ def narrative_scores(
 
 
 def score_matrix(
-    passage_vectors: np.ndarray, bank: ExemplarBank, order: list[str], scorer: str
+    passage_vectors: np.ndarray,
+    bank: ExemplarBank,
+    order: list[str],
+    scorer: str,
+    *,
+    passage_langs=None,
+    lang_means: dict[str, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(scores, nearest-row) of a registered scorer (see the module docstring), with the
-    background gate applied."""
+    background gate applied. With `lang_means` (and the passages' languages), passages and bank
+    rows are first centred by language (`centre_by_language`)."""
     if scorer not in SCORERS:
         raise ValueError(f"unknown scorer {scorer!r}; choose one of {sorted(SCORERS)}")
+    if lang_means:
+        if passage_langs is None or len(passage_langs) != len(passage_vectors):
+            raise ValueError("centring by language needs each passage's language")
+        passage_vectors = centre_by_language(passage_vectors, passage_langs, lang_means)
+        bank = ExemplarBank(
+            bank.narrative_ids, bank.langs, bank.texts,
+            centre_by_language(bank.vectors, bank.langs, lang_means),
+        )  # fmt: skip
+    if scorer == "knn-vote":
+        return knn_vote_scores(passage_vectors, bank, order)
     if scorer == "exemplar-head":
         return head_scores(passage_vectors, bank, order)
     method = "lang-balanced" if scorer == "lang-balanced" else "max"
@@ -199,6 +221,31 @@ def score_matrix(
     if scorer == "relative" and len(order) > 1:
         scores = scores - scores.mean(axis=1, keepdims=True) + RELATIVE_OFFSET
     return np.where(closer, scores - GATED, scores).astype(np.float32), nearest
+
+
+def knn_vote_scores(
+    passage_vectors: np.ndarray, bank: ExemplarBank, order: list[str], k: int = KNN_K
+) -> tuple[np.ndarray, np.ndarray]:
+    """(votes, nearest-row): each narrative's summed cosines among the passage's k nearest bank
+    rows; background rows vote too, and a passage whose background votes are at least a
+    narrative's gets that narrative's score minus GATED."""
+    _, nearest, _ = narrative_scores(passage_vectors, bank, order, "max")
+    sims = _similarities(passage_vectors, bank)
+    votes = np.zeros((len(passage_vectors), len(order)), dtype=np.float32)
+    if sims.shape[1] == 0 or len(passage_vectors) == 0:
+        return votes, nearest
+    column = {nid: j for j, nid in enumerate(order)}
+    top = np.argsort(-sims, axis=1, kind="stable")[:, :k]
+    background = np.zeros(len(passage_vectors), dtype=np.float32)
+    for i, rows in enumerate(top):
+        for r in rows:
+            nid = bank.narrative_ids[r]
+            if nid == BACKGROUND:
+                background[i] += sims[i, r]
+            elif nid in column:
+                votes[i, column[nid]] += sims[i, r]
+    closer = (background[:, None] > 0) & (background[:, None] >= votes)
+    return np.where(closer, votes - GATED, votes).astype(np.float32), nearest
 
 
 def head_scores(
@@ -302,7 +349,8 @@ def _scorer(name: str) -> Callable[..., list[list[Decision]]]:
 
 
 SCORERS: dict[str, Callable[..., list[list[Decision]]]] = {
-    name: _scorer(name) for name in ("exemplar-head", "max-exemplar", "lang-balanced", "relative")
+    name: _scorer(name)
+    for name in ("exemplar-head", "max-exemplar", "lang-balanced", "relative", "knn-vote")
 }
 max_exemplar = SCORERS["max-exemplar"]
 
@@ -314,6 +362,8 @@ def scorer_parameters(name: str) -> dict:
         out |= {"head_c": HEAD_C, "head_threshold": HEAD_THRESHOLD, "head_suggest_band": HEAD_SUGGEST_BAND}  # fmt: skip
     if name == "relative":
         out["relative_offset"] = RELATIVE_OFFSET
+    if name == "knn-vote":
+        out["knn_k"] = KNN_K
     return out
 
 

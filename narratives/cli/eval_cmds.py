@@ -27,8 +27,13 @@ def register(sub, add_common) -> None:
     p.add_argument("--train", type=Path, help="labelled JSONL to fit on (never the evaluated file)")
     p.add_argument("--cv", type=int, default=0, help="K-fold cross-validation over DATA instead")
     p.add_argument(
-        "--scorer", default=argparse.SUPPRESS, help="max-exemplar, lang-balanced, relative"
-    )
+        "--scorer", default=argparse.SUPPRESS,
+        help="exemplar-head, max-exemplar, lang-balanced, relative, knn-vote",
+    )  # fmt: skip
+    p.add_argument(
+        "--centre-on", type=Path,
+        help="unlabelled JSONL of {text, lang}: centre passages and exemplars by language first",
+    )  # fmt: skip
     p.add_argument("--aggregation", choices=["max", "top2-mean"], default="max")
     p.add_argument(
         "--out", type=Path, help="folder for the Markdown and JSON reports (default <home>/reports)"
@@ -56,6 +61,7 @@ def cmd_eval(args, settings) -> int:
     report = run_eval(
         settings, args.data, method=method, train=args.train if method in LEARNED else None,
         folds=args.cv, aggregation=args.aggregation, out_dir=args.out,
+        centre_on=args.centre_on,
     )  # fmt: skip
     print(f"run {report['run_id']}: {report['set']} on {report['data']} ({report['method']})")
     print(

@@ -4,19 +4,13 @@ of Prefect or Hugging Face code."""
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 
-_STATE = Path(tempfile.mkdtemp(prefix="narratives-tests-"))
-os.environ.setdefault("PREFECT_HOME", str(_STATE / "prefect"))
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
+from narratives.cli import prepare_environment
+
+# the same offline, self-contained environment the CLI sets up, with a throw-away Prefect home
+prepare_environment(Path(tempfile.mkdtemp(prefix="narratives-tests-")))
 
 import hashlib  # noqa: E402
 

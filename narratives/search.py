@@ -44,21 +44,7 @@ def open_index(con, index_dir, model_id: str, dim: int):
 def search(
     db_path, index_dir, embedder: Embedder, query: str, k: int = 10, lang: str | None = None
 ) -> list[dict]:
-    if not query or not query.strip():
-        raise ValueError('give a query: narratives search "free text in any language"')
-    if k < 1:
-        raise ValueError("-k must be at least 1")
-    query_vector = embedder.embed([query], "query")
-    with reader(db_path) as con:
-        index = open_index(con, index_dir, embedder.model_id, embedder.dim)
-        fetch = k if lang is None else min(index.count(), k * 20)
-        while True:
-            scores, ids = index.search(query_vector, fetch)
-            hits = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
-            rows = _rows(con, hits, lang)
-            if len(rows) >= k or fetch >= index.count():
-                return rows[:k]
-            fetch = min(index.count(), fetch * 4)
+    return _search_languages(db_path, index_dir, embedder, query, k, [lang])[0]
 
 
 def search_each_language(
@@ -69,9 +55,33 @@ def search_each_language(
     then rank 2...). A multilingual model ranks passages in the query's own language a little
     higher, so a plain top-k can miss the other languages altogether: this is the cross-lingual
     view an analyst asks for."""
-    per_lang = [search(db_path, index_dir, embedder, query, k_each, lang) for lang in langs]
+    per_lang = _search_languages(db_path, index_dir, embedder, query, k_each, list(langs))
     ranked = [(i, h) for hits in per_lang for i, h in enumerate(hits)]
     return [h for _, h in sorted(ranked, key=lambda t: (t[0], -t[1]["score"]))]
+
+
+def _search_languages(db_path, index_dir, embedder: Embedder, query: str, k: int, langs: list):
+    """Top k for each language in `langs` (None = any language), embedding the query and opening
+    the index once for all of them."""
+    if not query or not query.strip():
+        raise ValueError('give a query: narratives search "free text in any language"')
+    if k < 1:
+        raise ValueError("-k must be at least 1")
+    query_vector = embedder.embed([query], "query")
+    with reader(db_path) as con:
+        index = open_index(con, index_dir, embedder.model_id, embedder.dim)
+        return [_top_k(con, index, query_vector, k, lang) for lang in langs]
+
+
+def _top_k(con, index, query_vector, k: int, lang: str | None) -> list[dict]:
+    fetch = k if lang is None else min(index.count(), k * 20)
+    while True:
+        scores, ids = index.search(query_vector, fetch)
+        hits = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+        rows = _rows(con, hits, lang)
+        if len(rows) >= k or fetch >= index.count():
+            return rows[:k]
+        fetch = min(index.count(), fetch * 4)
 
 
 def _rows(con, hits: list[tuple[int, float]], lang: str | None) -> list[dict]:

@@ -353,9 +353,11 @@ def aggregate_step(settings: Settings, run_id: int) -> dict:
     with writer(settings.database, settings.lock_wait_s) as con:
         # prevalence queries read this rollup while it is current (narratives/rollup.py)
         rollup_rows = rollup.refresh(con, run_id)
-        for view in ("prevalence_daily", "prevalence_weekly"):
+        # the daily export reads the rollup just written (the same rows) instead of the view again
+        exports = {"prevalence_daily": rollup.TABLE, "prevalence_weekly": "prevalence_weekly"}
+        for name, source in exports.items():
             con.execute(
-                f"COPY (SELECT * FROM {view} ORDER BY ALL) TO '{out / view}.parquet' (FORMAT parquet)"
+                f"COPY (SELECT * FROM {source} ORDER BY ALL) TO '{out / name}.parquet' (FORMAT parquet)"
             )
         rows = con.execute(
             f"SELECT narrative_id, sum(matched_documents), sum(matched_passages) FROM {rollup.TABLE} "

@@ -54,7 +54,7 @@ eval-quality: $(STAMP)  ## matching quality on the shared/eval dev sets (SemEval
 		--semeval-descriptions $(EVAL_DATA)/semeval2025_t10/narrative_descriptions_en.jsonl \
 		--voxcheck $(EVAL_DATA)/voxcheck_pd/dev.jsonl \
 		--voxcheck-taxonomy $(EVAL_DATA)/voxcheck_pd/taxonomy.json \
-		--ntrex $(EVAL_DATA)/ntrex128/dev.jsonl
+		--ntrex $(EVAL_DATA)/ntrex128/dev.jsonl --ceiling $(if $(MODEL),--model $(MODEL))
 
 test: $(STAMP) browser  ## set up and run the test suite (pytest's exit 5, no tests collected, is a failure)
 	@$(BIN)/python -m pytest -q $(PYTEST_ARGS); rc=$$?; \

@@ -122,6 +122,57 @@ def ntrex_unlabelled(ntrex, out: Path) -> Path:
     return write_jsonl(out, [{"text": r[lang], "lang": lang} for r in rows for lang in VOX_LANGS])
 
 
+# --- VoxCheck: how far can the model's vectors go? ------------------------------------------
+PROBES = {
+    "logistic C=10": lambda: _sk("linear_model").LogisticRegression(C=10, max_iter=3000),
+    "logistic C=100": lambda: _sk("linear_model").LogisticRegression(C=100, max_iter=3000),
+    "linear SVM C=1": lambda: _sk("svm").LinearSVC(C=1.0),
+}
+
+
+def _sk(module: str):
+    import importlib
+
+    return importlib.import_module(f"sklearn.{module}")
+
+
+def linear_probe_accuracy(vectors, labels, groups, langs, folds: int = 5) -> dict[str, dict]:
+    """Accuracy per language of linear classifiers trained on *every* labelled row of the other
+    folds (all languages; a case's translations share a fold): far more labels than a seeded
+    set gets (3 cases per narrative), so it bounds what a head on these vectors can reach."""
+    from sklearn.model_selection import GroupKFold
+
+    labels, langs = np.asarray(labels), np.asarray(langs)
+    out = {}
+    for name, make in PROBES.items():
+        pred = np.empty(len(labels), dtype=labels.dtype)
+        for train, test in GroupKFold(folds).split(vectors, labels, groups):
+            pred[test] = make().fit(vectors[train], labels[train]).predict(vectors[test])
+        out[name] = {
+            lang: float((pred[langs == lang] == labels[langs == lang]).mean())
+            for lang in sorted(set(langs))
+        }
+    return out
+
+
+def voxcheck_ceiling(settings, dev, folds: int) -> dict[str, dict]:
+    """`linear_probe_accuracy` on VoxCheck: each quote split, embedded and averaged as the
+    evaluation does (`narratives.eval`), labelled with its narrative."""
+    from narratives.eval import LabelledDoc, doc_means, embed_documents, eval_database
+    from narratives.pipeline import load_embedder
+    from narratives.store import writer
+
+    rows = [r for r in read_jsonl(dev) if r["lang"] in VOX_LANGS]
+    docs = [LabelledDoc(r["id"], r["text"], r["lang"], ()) for r in rows]
+    embedder = load_embedder(settings.model)
+    with writer(eval_database(settings), settings.lock_wait_s) as con:
+        vecs = embed_documents(con, embedder, docs, settings.max_passage_words)
+    return linear_probe_accuracy(
+        doc_means(vecs, embedder.dim), [r["labels"]["narrative"] for r in rows],
+        [r["case_id"] for r in rows], [r["lang"] for r in rows], folds,
+    )  # fmt: skip
+
+
 # --- NTREX: is the embedding path right? -------------------------------------------------------
 def bitext_top1(settings, rows, src: str, tgt: str) -> float:
     """Share of source sentences whose nearest target sentence (of all) is their translation.
@@ -159,12 +210,18 @@ def main(argv=None) -> int:
         "--folds", type=int, default=5, help="cross-validation folds for learned methods"
     )
     ap.add_argument("--max-passage-words", type=int, help="passage size (default: the pipeline's)")
+    ap.add_argument("--model", help="embedding model (default: the pipeline's, e5-small)")
+    ap.add_argument(
+        "--ceiling", action="store_true",
+        help="also train linear probes on all VoxCheck labels (CV): what the model's vectors allow",
+    )  # fmt: skip
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     settings = Settings(home=args.home, progress=False).replace(
-        max_passage_words=args.max_passage_words
+        max_passage_words=args.max_passage_words, model=args.model
     )
-    print(f"passages up to {settings.max_passage_words} words, scorer {settings.scorer}")
+    print(f"model {settings.model}, passages up to {settings.max_passage_words} words, "
+          f"scorer {settings.scorer}")  # fmt: skip
     scratch = args.home / "quality"
     scratch.mkdir(parents=True, exist_ok=True)
     table: list[tuple[str, str, str]] = []
@@ -201,6 +258,12 @@ def main(argv=None) -> int:
                     acc = rep["metrics"]["all"]["top1_accuracy"]
                     table.append((f"VoxCheck dev {lang.upper()} accuracy", name + suffix,
                                   f"{acc:.3f}  run {rep['run_id']}"))  # fmt: skip
+    if args.voxcheck and args.ceiling:
+        for probe, acc in voxcheck_ceiling(settings, args.voxcheck, args.folds).items():
+            for lang in VOX_LANGS:
+                table.append((f"VoxCheck dev {lang.upper()} accuracy",
+                              f"ceiling: {probe} on all labels ({args.folds}-fold CV by case)",
+                              f"{acc[lang]:.3f}"))  # fmt: skip
     if args.ntrex:
         rows = read_jsonl(args.ntrex)
         for tgt in ("ru", "uk"):

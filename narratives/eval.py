@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from embeddings import cache
-from embeddings.base import Embedder
+from embeddings.base import Embedder, normalise_text
 from narratives import calibration
 from narratives.centring import centring_means
 from narratives.definitions import NarrativeSet
@@ -206,11 +206,16 @@ def predict(
 
 def cross_validated(
     method: str, feats: Features, gold: np.ndarray, order, defaults, folds: int, seed: int = 0,
-    **kwargs,
+    groups: list | None = None, **kwargs,
 ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """Out-of-fold predictions: each document predicted by a model fitted on the other folds."""
+    """Out-of-fold predictions: each document predicted by a model fitted on the other folds.
+    Documents of one group (by default: the same normalised text; SemEval dev has identical
+    articles under two ids) always share a fold, so no text is scored by a model trained on it."""
     rng = np.random.default_rng(seed)
-    assign = rng.permutation(len(gold)) % folds
+    keys = list(groups) if groups is not None else list(range(len(gold)))
+    distinct = list(dict.fromkeys(keys))
+    fold_of = dict(zip(distinct, rng.permutation(len(distinct)) % folds, strict=True))
+    assign = np.array([fold_of[k] for k in keys])
     pred = np.zeros_like(gold)
     rank = np.zeros(gold.shape, dtype=np.float32)
     for f in range(folds):
@@ -377,7 +382,10 @@ def run_eval(
             kwargs = {"bank": bank, "scorer": settings.scorer, "head_c": head_c}
             fitted: dict = {}
             if method in LEARNED and train_docs is None:
-                pred, rank = cross_validated(method, feats, gold, order, defaults, folds, **kwargs)
+                groups = [normalise_text(d.text) for d in docs]
+                pred, rank = cross_validated(
+                    method, feats, gold, order, defaults, folds, groups=groups, **kwargs
+                )
             else:
                 tr = features(train_docs) if train_docs else None
                 tg = gold_matrix(train_docs, nset, order) if train_docs else None

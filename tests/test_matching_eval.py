@@ -195,3 +195,58 @@ def test_set_background_is_validated_and_versioned(data_dir):
     data["background"] = {"english": ["x"]}
     with pytest.raises(DefinitionError, match="background.english"):
         parse_set(data)
+
+
+def test_cross_validation_keeps_identical_texts_in_one_fold(monkeypatch):
+    # two pairs of identical articles (as in SemEval dev): a copy must never train the model
+    # that scores its twin, so each pair lands in one fold whatever the seed
+    from narratives.eval import Features, cross_validated
+
+    n = 12
+    scores = np.linspace(0, 1, n, dtype=np.float32)[:, None]
+    feats = Features(scores=scores, means=np.zeros((n, 4), np.float32))
+    gold = (scores >= 0.5).astype(bool)
+    groups = ["a", "a", "b", "b", *[f"u{i}" for i in range(n - 4)]]
+    seen_folds = []
+
+    def spy(method, test, order, defaults, *, train, train_gold, **kw):
+        seen_folds.append((set(test.scores[:, 0].tolist()), set(train.scores[:, 0].tolist())))
+        return test.scores >= 0.5, test.scores, {}
+
+    monkeypatch.setattr("narratives.eval.predict", spy)
+    for seed in range(5):
+        cross_validated("fitted-thresholds", feats, gold, ["n"], np.array([0.5]), 3,
+                        seed=seed, groups=groups)  # fmt: skip
+    assert len(seen_folds) == 15
+    for pair in ((scores[0, 0], scores[1, 0]), (scores[2, 0], scores[3, 0])):
+        for test, train in seen_folds:
+            assert not (pair[0] in test and pair[1] in train)
+            assert not (pair[1] in test and pair[0] in train)
+
+
+def test_linear_probe_ceiling_scores_each_language_by_grouped_folds():
+    # the quality benchmark's ceiling: separable classes are learned across languages
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from quality import PROBES, linear_probe_accuracy
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(3, 16))
+    labels, vectors, groups, langs = [], [], [], []
+    for case in range(30):
+        k = case % 3
+        for lang in ("en", "uk", "ru"):
+            labels.append(f"n{k}")
+            vectors.append(centres[k] + 0.1 * rng.normal(size=16))
+            groups.append(case)
+            langs.append(lang)
+    acc = linear_probe_accuracy(np.array(vectors), labels, groups, langs, folds=5)
+    assert set(acc) == set(PROBES)
+    for per_lang in acc.values():
+        assert set(per_lang) == {"en", "uk", "ru"}
+        assert all(a == 1.0 for a in per_lang.values())
+    # labels that carry no signal stay near chance
+    shuffled = list(rng.permutation(labels))
+    noise = linear_probe_accuracy(rng.normal(size=(90, 16)), shuffled, groups, langs, folds=5)
+    assert all(a < 0.7 for per_lang in noise.values() for a in per_lang.values())

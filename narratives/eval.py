@@ -291,6 +291,9 @@ def markdown(report: dict) -> str:
             f"| {name} | {m['documents']} | {m['macro_f1']:.3f} | {m['micro_f1']:.3f} "
             f"| {m['samples_f1']:.3f} | {acc} |"
         )
+    lines += ["", "macro-F1 averages the classes with gold support in the slice, `(none)` included; "
+              "samples-F1 is per-document F1 averaged over documents with `(none)` as a class, "
+              "the measure of SemEval-2025 Task 10's official scorer (F1@coarse)."]  # fmt: skip
     for name, m in report["metrics"].items():
         lines += ["", f"## {name}", "", "| narrative | support | P | R | F1 |", "| --- | --- | --- | --- | --- |"]  # fmt: skip
         for n, v in m["per_narrative"].items():

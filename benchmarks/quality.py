@@ -123,17 +123,16 @@ def ntrex_unlabelled(ntrex, out: Path) -> Path:
 
 
 # --- VoxCheck: how far can the model's vectors go? ------------------------------------------
-PROBES = {
-    "logistic C=10": lambda: _sk("linear_model").LogisticRegression(C=10, max_iter=3000),
-    "logistic C=100": lambda: _sk("linear_model").LogisticRegression(C=100, max_iter=3000),
-    "linear SVM C=1": lambda: _sk("svm").LinearSVC(C=1.0),
-}
+def probes() -> dict:
+    """The linear classifiers of the ceiling, by name (sklearn imported only when measuring)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.svm import LinearSVC
 
-
-def _sk(module: str):
-    import importlib
-
-    return importlib.import_module(f"sklearn.{module}")
+    return {
+        "logistic C=10": lambda: LogisticRegression(C=10, max_iter=3000),
+        "logistic C=100": lambda: LogisticRegression(C=100, max_iter=3000),
+        "linear SVM C=1": lambda: LinearSVC(C=1.0),
+    }
 
 
 def linear_probe_accuracy(vectors, labels, groups, langs, folds: int = 5) -> dict[str, dict]:
@@ -144,7 +143,7 @@ def linear_probe_accuracy(vectors, labels, groups, langs, folds: int = 5) -> dic
 
     labels, langs = np.asarray(labels), np.asarray(langs)
     out = {}
-    for name, make in PROBES.items():
+    for name, make in probes().items():
         pred = np.empty(len(labels), dtype=labels.dtype)
         for train, test in GroupKFold(folds).split(vectors, labels, groups):
             pred[test] = make().fit(vectors[train], labels[train]).predict(vectors[test])

@@ -209,8 +209,9 @@ def cross_validated(
     groups: list | None = None, **kwargs,
 ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Out-of-fold predictions: each document predicted by a model fitted on the other folds.
-    Documents of one group (by default: the same normalised text; SemEval dev has identical
-    articles under two ids) always share a fold, so no text is scored by a model trained on it."""
+    Documents of one group always share a fold (without `groups`, each document is its own);
+    `run_eval` groups by normalised text, since SemEval dev has identical articles under two ids
+    and no text should be scored by a model trained on its copy."""
     rng = np.random.default_rng(seed)
     keys = list(groups) if groups is not None else list(range(len(gold)))
     distinct = list(dict.fromkeys(keys))

@@ -229,7 +229,7 @@ def test_linear_probe_ceiling_scores_each_language_by_grouped_folds():
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    from quality import PROBES, linear_probe_accuracy
+    from quality import linear_probe_accuracy, probes
 
     rng = np.random.default_rng(0)
     centres = rng.normal(size=(3, 16))
@@ -242,7 +242,7 @@ def test_linear_probe_ceiling_scores_each_language_by_grouped_folds():
             groups.append(case)
             langs.append(lang)
     acc = linear_probe_accuracy(np.array(vectors), labels, groups, langs, folds=5)
-    assert set(acc) == set(PROBES)
+    assert set(acc) == set(probes())
     for per_lang in acc.values():
         assert set(per_lang) == {"en", "uk", "ru"}
         assert all(a == 1.0 for a in per_lang.values())

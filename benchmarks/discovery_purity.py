@@ -19,8 +19,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from narratives.clustering import ClusterParams, discover
-from narratives.store import writer
+from narratives.core.store import writer
+from narratives.discovery.kmeans import ClusterParams, discover
 
 
 def purity_table(con, clustering_id: int) -> dict[str, dict]:

@@ -3,7 +3,7 @@
 The datasets are read from their own files at run time (paths are arguments, so the same command
 runs on any split of the same formats) and converted into `narratives eval`'s labelled JSONL and
 `narratives import`'s taxonomy JSON in a scratch folder under --home; nothing of them is written
-into the repository. Every evaluation goes through `narratives.eval.run_eval` and is recorded in
+into the repository. Every evaluation goes through `narratives.evaluation.run.run_eval` and is recorded in
 the `runs` table of <home>/eval.duckdb, whose embedding cache makes re-runs cheap.
 
     .venv/bin/python benchmarks/quality.py \\
@@ -28,9 +28,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from narratives.definitions import dump_set  # noqa: E402
-from narratives.importer import taxonomy_to_set  # noqa: E402
-from narratives.settings import Settings  # noqa: E402
+from narratives.core.settings import Settings  # noqa: E402
+from narratives.matching.sets import dump_set  # noqa: E402
+from narratives.matching.taxonomy import taxonomy_to_set  # noqa: E402
 
 VOX_LANGS = ("en", "uk", "ru")
 SEEDS_PER_NARRATIVE = 3
@@ -156,10 +156,10 @@ def linear_probe_accuracy(vectors, labels, groups, langs, folds: int = 5) -> dic
 
 def voxcheck_ceiling(settings, dev, folds: int) -> dict[str, dict]:
     """`linear_probe_accuracy` on VoxCheck: each quote split, embedded and averaged as the
-    evaluation does (`narratives.eval`), labelled with its narrative."""
-    from narratives.eval import LabelledDoc, doc_means, embed_documents, eval_database
+    evaluation does (`narratives.evaluation.run`), labelled with its narrative."""
+    from narratives.core.store import writer
+    from narratives.evaluation.run import LabelledDoc, doc_means, embed_documents, eval_database
     from narratives.pipeline import load_embedder
-    from narratives.store import writer
 
     rows = [r for r in read_jsonl(dev) if r["lang"] in VOX_LANGS]
     docs = [LabelledDoc(r["id"], r["text"], r["lang"], ()) for r in rows]
@@ -176,21 +176,21 @@ def voxcheck_ceiling(settings, dev, folds: int) -> dict[str, dict]:
 def bitext_top1(settings, rows, src: str, tgt: str) -> float:
     """Share of source sentences whose nearest target sentence (of all) is their translation.
     e5 is used symmetrically: "query: " on both sides."""
-    from embeddings import cache
-    from narratives.eval import eval_database
+    from narratives.core.store import writer
+    from narratives.evaluation.run import eval_database
     from narratives.pipeline import load_embedder
-    from narratives.store import writer
+    from narratives.vectors import store as vector_store
 
     embedder = load_embedder(settings.model)
     with writer(eval_database(settings), settings.lock_wait_s) as con:
-        a, _ = cache.embed_cached(con, embedder, [r[src] for r in rows], "query")
-        b, _ = cache.embed_cached(con, embedder, [r[tgt] for r in rows], "query")
+        a, _ = vector_store.embed_cached(con, embedder, [r[src] for r in rows], "query")
+        b, _ = vector_store.embed_cached(con, embedder, [r[tgt] for r in rows], "query")
     return float(((a @ b.T).argmax(axis=1) == np.arange(len(rows))).mean())
 
 
 # --- the table -------------------------------------------------------------------------------
 def evaluate(settings, set_dict, data: Path, **kwargs) -> dict:
-    from narratives.eval import run_eval
+    from narratives.evaluation.run import run_eval
 
     set_path = dump_set(taxonomy_to_set(set_dict), data.with_suffix(".set.yaml"))
     return run_eval(settings.replace(narrative_set=set_path), data, **kwargs)

@@ -167,7 +167,7 @@ def bench_pipeline(args, work: Path) -> None:
 
 # --- search ----------------------------------------------------------------------------------
 def bench_search(args) -> None:
-    from embeddings.index import VectorIndex
+    from narratives.vectors.index import VectorIndex
 
     rng = np.random.default_rng(3)
     for size in args.search_sizes:
@@ -215,9 +215,9 @@ def _latencies(index, queries) -> tuple[float, float]:
 
 # --- prevalence ------------------------------------------------------------------------------
 def bench_prevalence(args, work: Path) -> None:
-    from narratives import rollup
-    from narratives.queries import prevalence
-    from narratives.store import reader, writer
+    from narratives.core.store import reader, writer
+    from narratives.prevalence import rollup
+    from narratives.prevalence.queries import prevalence
 
     db = work / "prevalence.duckdb"
     started = time.perf_counter()

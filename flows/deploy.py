@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from narratives.settings import Settings
+from narratives.core.settings import Settings
 
 
 def build_deployment(settings: Settings, name: str = "narratives-pipeline"):

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from prefect import flow, get_run_logger, task
 
-from narratives import discovery
-from narratives.pipeline import begin, finish
-from narratives.settings import Settings
+from narratives.analytics.step import alerts_step
+from narratives.core.settings import Settings
+from narratives.discovery.step import cluster_step
+from narratives.pipeline import recorded_run
 
 
 def _settings(settings: dict | None) -> Settings:
@@ -18,14 +19,12 @@ def _settings(settings: dict | None) -> Settings:
 def cluster_task(
     settings: dict, run_id: int, start=None, end=None, scopes=("all", "residual")
 ) -> dict:
-    return discovery.cluster_step(
-        _settings(settings), run_id, start=start, end=end, scopes=tuple(scopes)
-    )
+    return cluster_step(_settings(settings), run_id, start=start, end=end, scopes=tuple(scopes))
 
 
 @task(name="alerts-step", retries=1, retry_delay_seconds=10)
 def alerts_task(settings: dict, run_id: int) -> dict:
-    return discovery.alerts_step(_settings(settings), run_id)
+    return alerts_step(_settings(settings), run_id)
 
 
 @flow(name="discover")
@@ -34,18 +33,13 @@ def discover_flow(
     scopes: list[str] | None = None,
 ) -> dict:  # fmt: skip
     """Clustering (all passages of the window, and the residual) and alerts, one run record."""
-    s = _settings(settings)
-    run_id = begin(s, "discover")
-    try:
-        clusters = cluster_task(settings or {}, run_id, start, end, scopes or ["all", "residual"])
+    with recorded_run(_settings(settings), "discover") as run:
+        clusters = cluster_task(settings or {}, run.id, start, end, scopes or ["all", "residual"])
         for scope, summary in clusters.items():
             get_run_logger().info("discover %s: %s", scope, summary)
-        alerts = alerts_task(settings or {}, run_id)
+        alerts = alerts_task(settings or {}, run.id)
         get_run_logger().info("alerts: %(alerts_found)d found, %(alerts_new)d new", alerts)
-    except BaseException as exc:
-        finish(s, run_id, exc)
-        raise
-    return finish(s, run_id)
+    return run.row
 
 
 def build_deployment(

@@ -1,14 +1,19 @@
 """The pipeline as Prefect flows: `ingest`, `embed`, `match`, `aggregate`, and `pipeline`
-composing them. Settings travel as a plain dict (a flow parameter must serialise); each flow
-rebuilds them with `Settings.from_dict`."""
+composing them, over the stages' step functions, in the order of `narratives.pipeline`.
+Settings travel as a plain dict (a flow parameter must serialise); each flow rebuilds them with
+`Settings.from_dict`."""
 
 from __future__ import annotations
 
 from prefect import flow, get_run_logger, task, unmapped
 from prefect.cache_policies import NO_CACHE
 
-from narratives import pipeline as steps
-from narratives.settings import Settings
+from narratives.core.settings import Settings
+from narratives.ingest.step import ingest_step
+from narratives.matching.step import match_step
+from narratives.pipeline import recorded_run
+from narratives.prevalence.step import aggregate_step
+from narratives.vectors.step import embed_step
 
 
 def _settings(settings: dict | None) -> Settings:
@@ -19,22 +24,22 @@ def _settings(settings: dict | None) -> Settings:
 # steps are local; one retry covers a database briefly held by another process.
 @task(name="ingest-step", retries=3, retry_delay_seconds=[5, 30, 120])
 def ingest_task(settings: dict, run_id: int) -> dict:
-    return steps.ingest_step(_settings(settings), run_id)
+    return ingest_step(_settings(settings), run_id)
 
 
 @task(name="embed-step", retries=1, retry_delay_seconds=10)
 def embed_task(settings: dict, run_id: int) -> dict:
-    return steps.embed_step(_settings(settings), run_id)
+    return embed_step(_settings(settings), run_id)
 
 
 @task(name="match-step", retries=1, retry_delay_seconds=10)
 def match_task(settings: dict, run_id: int) -> dict:
-    return steps.match_step(_settings(settings), run_id)
+    return match_step(_settings(settings), run_id)
 
 
 @task(name="aggregate-step", retries=1, retry_delay_seconds=10)
 def aggregate_task(settings: dict, run_id: int) -> dict:
-    return steps.aggregate_step(_settings(settings), run_id)
+    return aggregate_step(_settings(settings), run_id)
 
 
 # One task per source: sources are read concurrently, and a source that cannot be reached is
@@ -47,7 +52,7 @@ SOURCE_RETRIES = 3
 def read_source_task(settings: dict, source):
     from prefect.runtime import task_run
 
-    from narratives.ingest.runner import read
+    from narratives.ingest.step import read
 
     last_try = (task_run.run_count or 1) > SOURCE_RETRIES
     return read(_settings(settings), source, retrying=not last_try)
@@ -55,13 +60,13 @@ def read_source_task(settings: dict, source):
 
 @task(name="store-source", retries=1, retry_delay_seconds=10, cache_policy=NO_CACHE)
 def store_source_task(settings: dict, got, run_id: int) -> dict:
-    from narratives.ingest.runner import store
+    from narratives.ingest.step import store
 
     return store(_settings(settings), got, run_id)
 
 
 def _unreachable(state) -> bool:
-    from narratives.ingest.runner import SourceUnreachable
+    from narratives.ingest.step import SourceUnreachable
 
     try:
         state.result()
@@ -79,13 +84,8 @@ def ingest_flow(settings: dict | None = None, run_id: int | None = None,
     s = _settings(settings)
     if run_id is not None:  # a part of the pipeline's run
         return _ingest(s, settings or {}, run_id, only)
-    run_id = steps.begin(s, "ingest")  # on its own: a run record of its own, finished here
-    try:
-        counts = _ingest(s, settings or {}, run_id, only)
-    except BaseException as exc:
-        steps.finish(s, run_id, exc)
-        raise
-    steps.finish(s, run_id)
+    with recorded_run(s, "ingest") as run:  # on its own: a run record of its own
+        counts = _ingest(s, settings or {}, run.id, only)
     return counts
 
 
@@ -99,9 +99,9 @@ def _ingest(s: Settings, settings: dict, run_id: int, only: str | None) -> dict:
             counts,
         )  # fmt: skip
         return counts
-    from narratives.ingest.runner import record_run
-    from narratives.ingest.sources import load_sources, select
+    from narratives.ingest.sources_file import load_sources, select
     from narratives.ingest.state import ingest_lock
+    from narratives.ingest.step import record_run
 
     sources = select(load_sources(s.sources), only)
     with ingest_lock(s.home):
@@ -121,50 +121,45 @@ def _ingest(s: Settings, settings: dict, run_id: int, only: str | None) -> dict:
     return record_run(s, run_id, summaries)
 
 
+def _step(task, settings: dict | None, run_id: int | None, kind: str, message: str) -> dict:
+    """One step's task, in the caller's run, or (run on its own) in a run record of its own."""
+    if run_id is not None:
+        counts = task(settings or {}, run_id)
+    else:
+        with recorded_run(_settings(settings), kind) as run:
+            counts = task(settings or {}, run.id)
+    get_run_logger().info(message, counts)
+    return counts
+
+
 @flow(name="embed")
 def embed_flow(settings: dict | None = None, run_id: int | None = None) -> dict:
-    run_id = run_id or steps.begin(_settings(settings), "embed")
-    counts = embed_task(settings or {}, run_id)
-    get_run_logger().info(
-        "embed: %(embeddings_new)d new vectors; index holds %(indexed_passages)d", counts
-    )
-    return counts
+    return _step(embed_task, settings, run_id, "embed",
+                 "embed: %(embeddings_new)d new vectors; index holds %(indexed_passages)d")  # fmt: skip
 
 
 @flow(name="match")
 def match_flow(settings: dict | None = None, run_id: int | None = None) -> dict:
-    run_id = run_id or steps.begin(_settings(settings), "match")
-    counts = match_task(settings or {}, run_id)
-    get_run_logger().info(
-        "match: %(passages_matched)d passages scored, %(confirmed_new)d confirmed", counts
-    )
-    return counts
+    return _step(match_task, settings, run_id, "match",
+                 "match: %(passages_matched)d passages scored, %(confirmed_new)d confirmed")  # fmt: skip
 
 
 @flow(name="aggregate")
 def aggregate_flow(settings: dict | None = None, run_id: int | None = None) -> dict:
-    run_id = run_id or steps.begin(_settings(settings), "aggregate")
-    counts = aggregate_task(settings or {}, run_id)
-    get_run_logger().info(
-        "aggregate: documents per narrative %s", counts["documents_with_narrative"]
-    )
-    return counts
+    return _step(aggregate_task, settings, run_id, "aggregate",
+                 "aggregate: documents per narrative %(documents_with_narrative)s")  # fmt: skip
 
 
 @flow(name="pipeline")
 def pipeline_flow(settings: dict | None = None) -> dict:
     """Ingest, embed, match and aggregate under one run record."""
     s = _settings(settings)
-    run_id = steps.begin(s, "pipeline")
-    get_run_logger().info(
-        "run %d: corpus %s, model %s, set %s", run_id, s.corpus, s.model, s.narrative_set
-    )
-    try:
-        ingest_flow(settings, run_id)
-        embed_flow(settings, run_id)
-        match_flow(settings, run_id)
-        aggregate_flow(settings, run_id)
-    except BaseException as exc:
-        steps.finish(s, run_id, exc)
-        raise
-    return steps.finish(s, run_id)
+    with recorded_run(s, "pipeline") as run:
+        get_run_logger().info(
+            "run %d: corpus %s, model %s, set %s", run.id, s.corpus, s.model, s.narrative_set
+        )
+        ingest_flow(settings, run.id)
+        embed_flow(settings, run.id)
+        match_flow(settings, run.id)
+        aggregate_flow(settings, run.id)
+    return run.row

@@ -18,7 +18,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from embeddings.base import Embedder  # noqa: E402
-from narratives.settings import Settings  # noqa: E402
+from narratives.core.settings import Settings  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from narratives.core.settings import Settings
 from narratives.pipeline import run_pipeline
-from narratives.settings import Settings
 
 DATA = Path(__file__).parent / "data"
 APP = Path(__file__).resolve().parents[1] / "dashboards" / "app.py"

@@ -5,9 +5,12 @@ import json
 import numpy as np
 import pytest
 
-from narratives import centring, matching
 from narratives.cli import main
-from narratives.store import reader
+from narratives.core.settings import Settings
+from narratives.core.store import reader
+from narratives.matching import centring
+from narratives.matching.bank import BACKGROUND, ExemplarBank
+from narratives.matching.base import score_matrix, scorer_parameters
 
 
 def _unit(rows):
@@ -17,7 +20,7 @@ def _unit(rows):
 
 def _bank(rows):
     ids, langs, vecs = zip(*rows, strict=True)
-    return matching.ExemplarBank(list(ids), list(langs), [f"t{i}" for i in range(len(ids))], _unit(vecs))  # fmt: skip
+    return ExemplarBank(list(ids), list(langs), [f"t{i}" for i in range(len(ids))], _unit(vecs))  # fmt: skip
 
 
 # meaning axes 0 and 1; axes 2 and 3 are a large per-language offset (en, uk)
@@ -29,14 +32,14 @@ def test_centring_by_language_removes_the_language_offset():
     # says a, but its language offset makes b's exemplar the nearest until both are centred
     bank = _bank([("a", "en", [1, 0, 0, 0] + EN), ("b", "uk", [0, 1, 0, 0] + UK)])
     passage = _unit([[1, 0, 0, 0] + UK])
-    plain = matching.score_matrix(passage, bank, ["a", "b"], "max-exemplar")[0][0]
+    plain = score_matrix(passage, bank, ["a", "b"], "max-exemplar")[0][0]
     means = {"en": _unit([EN])[0] * 0.9, "uk": _unit([UK])[0] * 0.9}
-    centred = matching.score_matrix(
+    centred = score_matrix(
         passage, bank, ["a", "b"], "max-exemplar", passage_langs=["uk"], lang_means=means
     )[0][0]
     assert plain.argmax() == 1 and centred.argmax() == 0
     with pytest.raises(ValueError, match="each passage's language"):
-        matching.score_matrix(passage, bank, ["a", "b"], "max-exemplar", lang_means=means)
+        score_matrix(passage, bank, ["a", "b"], "max-exemplar", lang_means=means)
 
 
 def test_language_means_and_unknown_languages_are_left_alone():
@@ -51,13 +54,13 @@ def test_language_means_and_unknown_languages_are_left_alone():
 def test_knn_vote_prefers_several_close_exemplars_and_gates_on_background():
     # a has one exemplar a little closer; b has three close ones: b gets more votes
     bank = _bank([("a", "en", [1, 0.05, 0]), ("b", "en", [1, 0.2, 0]), ("b", "en", [1, 0.21, 0.01]),
-                  ("b", "en", [1, 0.22, 0.02]), (matching.BACKGROUND, "en", [0, 0, 1])])  # fmt: skip
+                  ("b", "en", [1, 0.22, 0.02]), (BACKGROUND, "en", [0, 0, 1])])  # fmt: skip
     passages = _unit([[1, 0.1, 0], [0.1, 0, 1]])
-    votes, nearest = matching.score_matrix(passages, bank, ["a", "b"], "knn-vote")
+    votes, nearest = score_matrix(passages, bank, ["a", "b"], "knn-vote")
     assert votes[0].argmax() == 1 and nearest[0, 0] == 0
     assert votes[0, 1] == pytest.approx(sum(passages[0] @ bank.vectors[i] for i in (1, 2, 3)), rel=1e-5)  # fmt: skip
     assert (votes[1] < 0).all()  # nearest to the background: no narrative confirmed
-    assert matching.scorer_parameters("knn-vote")["knn_k"] == matching.KNN_K
+    assert scorer_parameters("knn-vote")["knn_k"] == Settings().knn_k
 
 
 def test_eval_centred_by_language_is_recorded(e5, data_dir, tmp_path, capsys):

@@ -10,9 +10,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboards import data, drafts
-from narratives import snapshots
-from narratives.definitions import load_set
-from narratives.store import reader, writer
+from narratives.core.store import reader, writer
+from narratives.matching.sets import load_set
+from narratives.prevalence import snapshots
 from tests import dashboard_db
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from narratives.core.store import writer
 from narratives.pipeline import run_pipeline
-from narratives.store import writer
 from tests import dashboard_db
 from tests.browser import Browser, free_port
 

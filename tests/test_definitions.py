@@ -1,7 +1,7 @@
 import pytest
 
-from narratives.definitions import DefinitionError, dump_set, load_set, parse_set
-from narratives.settings import default_set_path
+from narratives.core.settings import default_set_path
+from narratives.matching.sets import DefinitionError, dump_set, load_set, parse_set
 
 
 def test_default_set_has_three_narratives_with_exemplars_in_each_language():

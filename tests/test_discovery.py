@@ -9,25 +9,27 @@ mini set with thresholds that separate this fixture's true and false matches.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import shutil
 
 import pytest
 
-from narratives import analytics, discovery, pipeline
-from narratives.clustering import ClusterParams, discover
-from narratives.definitions import load_set
-from narratives.queries import prevalence
-from narratives.store import reader, writer
+from narratives import pipeline
+from narratives.analytics import alerts, amplification, leadlag
+from narratives.core.settings import ClusteringSettings
+from narratives.core.store import reader, writer
+from narratives.discovery.promote import promote
+from narratives.discovery.step import discover
+from narratives.matching.sets import load_set
+from narratives.prevalence.queries import prevalence
 
-SMALL = ClusterParams(min_size=3)
+SMALL = ClusteringSettings(min_size=3)
 
 
 @pytest.fixture(scope="module")
 def spread_db(tmp_path_factory, data_dir):
     """One pipeline run over the spread corpus, shared (read-only) by the tests of this module."""
-    from narratives.settings import Settings
+    from narratives.core.settings import Settings
 
     home = tmp_path_factory.mktemp("spread")
     settings = Settings(
@@ -93,7 +95,7 @@ def test_prevalence_views_carry_the_interval(spread_db):
 
 def test_lead_lag_reports_russian_first_and_a_two_day_lag(spread_db):
     with reader(spread_db.database) as con:
-        result = analytics.lead_lag(con, "ukraine-involved")
+        result = leadlag.lead_lag(con, "ukraine-involved")
     first = sorted(result["first_by_lang"].items(), key=lambda kv: kv[1][0])
     assert first[0][0] == "ru"  # Russian carries it first; other languages follow
     assert result["first"][0][:2] == ("ru", "state-media")
@@ -110,8 +112,8 @@ def test_one_original_and_three_reprints_rank_its_outlet_originator(spread):
         original = docs.pop("s-031")  # RIA Test, carries ukraine-involved
         for copy in docs.values():
             con.execute("INSERT INTO reprints VALUES (?, ?, 'near', 0.9, 3600)", [original, copy])
-        ranked = analytics.amplifiers(con, "ukraine-involved")
-        everything = analytics.amplifiers(con)
+        ranked = amplification.amplifiers(con, "ukraine-involved")
+        everything = amplification.amplifiers(con)
     assert ranked[0]["outlet"] == "RIA Test" and ranked[0]["role"] == "originator"
     assert (ranked[0]["originated"], ranked[0]["reach"]) == (3, 3)
     assert {r["role"] for r in ranked[1:]} == {"amplifier"}
@@ -125,7 +127,7 @@ def test_a_forward_counts_its_origin_as_originator(spread):
             "INSERT INTO forwards VALUES (?, 'Origin Channel', NULL, '77', TIMESTAMP '2024-03-24 06:00', 500)",
             [doc],
         )
-        ranked = analytics.amplifiers(con, "ukraine-involved")
+        ranked = amplification.amplifiers(con, "ukraine-involved")
     assert ranked[0]["outlet"] == "Origin Channel" and ranked[0]["role"] == "originator"
     assert ranked[-1]["outlet"] == "Test Wire" and ranked[-1]["median_delay_h"] == 6.0
 
@@ -177,7 +179,7 @@ def test_promote_then_run_tracks_it_without_embedding_passages(spread):
             (cid for cid in summary["cluster_ids"]),
             key=lambda cid: _gold_of_members(con, cid).count("services-knew"),
         )
-        path, draft = discovery.promote(con, best, "services-knew", spread.narrative_set)
+        path, draft = promote(con, best, "services-knew", spread.narrative_set)
     nset = load_set(path)
     assert "services-knew" in nset.ids() and len(draft.exemplars) >= 1
     run = pipeline.run_pipeline(spread, pipeline.load_embedder(spread.model))
@@ -203,9 +205,9 @@ def test_alerts_flag_a_sudden_rise_and_are_stored_once(spread, tmp_path):
     settings = spread.replace(home=tmp_path / "burst", corpus=corpus)
     pipeline.run_pipeline(settings, pipeline.load_embedder(settings.model))
     with writer(settings.database) as con:
-        found = analytics.find_alerts(con, "narrative")
-        assert analytics.store_alerts(con, found) == len(found)
-        assert analytics.store_alerts(con, found) == 0  # idempotent
+        found = alerts.find_alerts(con, "narrative")
+        assert alerts.store_alerts(con, found) == len(found)
+        assert alerts.store_alerts(con, found) == 0  # idempotent
     rise = [a for a in found if a["subject_id"] == "ukraine-involved"]
     assert [(str(a["day"]), a["lang"]) for a in rise] == [("2024-04-02", "en")]
     a = rise[0]
@@ -263,7 +265,7 @@ def test_cli_discover_clusters_promote_alerts_leadlag_amplifiers(spread, capsys)
 
 
 def test_binomial_upper_tail_matches_closed_forms():
-    tail = analytics.binomial_upper_tail
+    tail = alerts.binomial_upper_tail
     assert tail(2, 3, 0.3) == pytest.approx(3 * 0.3**2 * 0.7 + 0.3**3)
     assert tail(7, 7, 0.5) == pytest.approx(1 / 128)
     assert tail(1, 10, 0.1) == pytest.approx(1 - 0.9**10)
@@ -286,7 +288,7 @@ def test_clustering_does_not_depend_on_the_seed(spread):
     # consensus over many k-means runs: the unseeded narrative comes out whatever the seed
     with writer(spread.database) as con:
         for seed in (1, 2, 5, 8):
-            params = dataclasses.replace(SMALL, seed=seed)
+            params = SMALL.model_copy(update={"seed": seed})
             cid = discover(con, params=params)["clustering_id"]
             clusters = con.execute(
                 "SELECT id FROM clusters WHERE clustering_id = ? AND status = 'emerging'", [cid]

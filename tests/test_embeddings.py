@@ -3,8 +3,9 @@ import os
 import numpy as np
 import pytest
 
-from embeddings import cache, get_embedder, text_hash
+from embeddings import get_embedder, text_hash
 from embeddings.base import BlankTextError
+from narratives.vectors import store as vector_store
 
 
 def test_e5_small_is_normalised_and_uses_roles(e5):
@@ -64,10 +65,10 @@ def test_cache_embeds_each_text_once_per_model(hashing_embedder):
 
     con = duckdb.connect()
     texts = ["alpha beta", "beta gamma", "alpha beta"]
-    vecs, new = cache.embed_cached(con, hashing_embedder, texts)
+    vecs, new = vector_store.embed_cached(con, hashing_embedder, texts)
     assert new == 2 and vecs.shape == (3, 64)
     assert np.allclose(vecs[0], vecs[2])
-    again, new = cache.embed_cached(con, hashing_embedder, texts + ["delta"])
+    again, new = vector_store.embed_cached(con, hashing_embedder, texts + ["delta"])
     assert new == 1
     assert hashing_embedder.calls == [2, 1]
     assert np.allclose(again[:3], vecs)

@@ -4,7 +4,7 @@ from prefect.client.schemas.schedules import CronSchedule
 
 from flows.deploy import build_deployment
 from flows.pipeline import pipeline_flow
-from narratives.store import reader
+from narratives.core.store import reader
 
 
 def test_pipeline_flow_runs_all_steps_under_one_run_record(prefect_harness, mini_settings):

@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from embeddings.index import IndexMismatch, VectorIndex, index_path_for, sidecar_path
+from narratives.vectors.index import IndexMismatch, VectorIndex, index_path_for, sidecar_path
 
 
 def _vectors(n, dim=8, seed=0):

@@ -4,9 +4,9 @@ languages are right, reprints are edges."""
 
 import pytest
 
-from narratives.ingest.runner import ingest_sources
+from narratives.core.store import reader
 from narratives.ingest.state import IngestBusy, ingest_lock
-from narratives.store import reader
+from narratives.ingest.step import ingest_sources
 
 # (source, a piece of the item, a piece of the reason): one row per bad input of the fixtures
 EXPECTED_ERRORS = [
@@ -75,7 +75,7 @@ def ingested(tmp_path_factory):
     """One ingest of every fixture source, shared by the tests that only read its result."""
     from ingest_server import ROOT, FixtureServer
 
-    from narratives.settings import Settings
+    from narratives.core.settings import Settings
 
     tmp = tmp_path_factory.mktemp("ingested")
     settings = Settings(home=tmp / "var", progress=False, lock_wait_s=5)
@@ -163,7 +163,7 @@ def test_mixed_language_document_has_a_passage_in_each_language(ingested):
 
 def test_a_document_reprinted_by_three_outlets_is_embedded_once(first_ingest, mini_settings, e5):
     from embeddings.base import text_hash
-    from narratives import passages as passages_mod
+    from narratives.passages import split as passages_mod
     from narratives.pipeline import embed_step
 
     with reader(mini_settings.database) as con:

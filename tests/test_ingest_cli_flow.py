@@ -2,8 +2,8 @@
 
 from flows.pipeline import ingest_flow, pipeline_flow
 from narratives.cli import main
+from narratives.core.store import reader
 from narratives.ingest.state import ingest_lock
-from narratives.store import reader
 
 SMALL = """
 [[sources]]

@@ -4,13 +4,13 @@ import socket
 
 import pytest
 
-from narratives.documents import store_documents
+from narratives.core.store import reader, writer
 from narratives.ingest import dedup
-from narratives.ingest.feeds import html_to_text
-from narratives.ingest.files import read_jsonl
 from narratives.ingest.http import FetchError, check_url, decode
-from narratives.ingest.sources import SourcesError, load_sources
-from narratives.store import reader, writer
+from narratives.ingest.sources.corpus import read_jsonl
+from narratives.ingest.sources.feeds import html_to_text
+from narratives.ingest.sources_file import SourcesError, load_sources
+from narratives.ingest.store import store_documents
 
 GOOD = """
 [[sources]]
@@ -97,8 +97,8 @@ def test_only_public_http_addresses_unless_allowed():
 
 
 def test_a_source_that_cannot_be_reached_is_left_to_the_retry(tmp_path, mini_settings):
-    from narratives.ingest.runner import SourceUnreachable, read
-    from narratives.ingest.sources import Source
+    from narratives.ingest.sources_file import Source
+    from narratives.ingest.step import SourceUnreachable, read
 
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
@@ -152,7 +152,7 @@ def test_parquet_file_and_a_dataset_folder_with_a_column_mapping(tmp_path, mini_
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from narratives.ingest.runner import ingest_sources
+    from narratives.ingest.step import ingest_sources
 
     texts = [
         "Архітектори представили проєкт відновлення старого річкового вокзалу в Черкасах.",

@@ -6,11 +6,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from narratives import calibration, matching
 from narratives.cli import main
-from narratives.definitions import load_set
-from narratives.eval import LabelledDataError, load_labelled, run_eval
-from narratives.store import reader
+from narratives.core.settings import Settings
+from narratives.core.store import reader
+from narratives.evaluation.labelled import LabelledDataError, load_labelled
+from narratives.evaluation.run import run_eval
+from narratives.matching import calibration
+from narratives.matching.bank import BACKGROUND, ExemplarBank, embed_bank, generic_background
+from narratives.matching.base import GATED, get_scorer, score_matrix
+from narratives.matching.scorers.cosine import narrative_scores
+from narratives.matching.sets import load_set
 
 
 def _bank(rows):
@@ -18,19 +23,19 @@ def _bank(rows):
     ids, langs, vecs = zip(*rows, strict=True)
     v = np.array(vecs, dtype=np.float32)
     v /= np.linalg.norm(v, axis=1, keepdims=True)
-    return matching.ExemplarBank(list(ids), list(langs), [f"t{i}" for i in range(len(ids))], v)
+    return ExemplarBank(list(ids), list(langs), [f"t{i}" for i in range(len(ids))], v)
 
 
 def test_background_gate_turns_a_generic_passage_into_none():
     bank = _bank([("a", "en", [1, 0, 0]), ("b", "en", [0, 1, 0]),
-                  (matching.BACKGROUND, "en", [0.6, 0.0, 0.8])])  # fmt: skip
+                  (BACKGROUND, "en", [0.6, 0.0, 0.8])])  # fmt: skip
     passages = np.array([[1, 0.05, 0], [0.7, 0, 0.7]], dtype=np.float32)
     passages /= np.linalg.norm(passages, axis=1, keepdims=True)
-    scores, _ = matching.score_matrix(passages, bank, ["a", "b"], "max-exemplar")
+    scores, _ = score_matrix(passages, bank, ["a", "b"], "max-exemplar")
     assert scores[0, 0] > 0.9  # close to a, far from the background: kept
     assert scores[1, 0] < 0  # closer to the background than to a: gated
-    plain, _, background = matching.narrative_scores(passages, bank, ["a", "b"])
-    assert plain[1, 0] == pytest.approx(scores[1, 0] + matching.GATED)
+    plain, _, background = narrative_scores(passages, bank, ["a", "b"])
+    assert plain[1, 0] == pytest.approx(scores[1, 0] + GATED)
     assert background[1] > plain[1, 0]
 
 
@@ -40,8 +45,8 @@ def test_lang_balanced_does_not_favour_the_passage_language():
                   ("b", "ru", [1, 0.6, 0]), ("b", "en", [1, 0.7, 0])])  # fmt: skip
     passage = np.array([[1, 0.1, 0]], dtype=np.float32)
     passage /= np.linalg.norm(passage)
-    best = matching.score_matrix(passage, bank, ["a", "b"], "max-exemplar")[0][0]
-    balanced = matching.score_matrix(passage, bank, ["a", "b"], "lang-balanced")[0][0]
+    best = score_matrix(passage, bank, ["a", "b"], "max-exemplar")[0][0]
+    balanced = score_matrix(passage, bank, ["a", "b"], "lang-balanced")[0][0]
     assert best.argmax() == 0 and balanced.argmax() == 1
 
 
@@ -50,8 +55,8 @@ def test_best_f1_threshold_and_groups():
     cut = calibration.best_f1_threshold(scores, np.array([1, 1, 0, 0]), 0.5)
     assert 0.7 < cut < 0.8
     assert calibration.best_f1_threshold(scores, np.zeros(4), 0.42) == 0.42
-    nset = load_set(matching.__file__.replace("matching.py", "sets/crocus-2024.yaml"))
-    bank = matching.ExemplarBank(*matching.ExemplarBank.texts_of(nset), np.zeros((1, 1)))
+    nset = load_set(Settings().narrative_set)
+    bank = ExemplarBank(*ExemplarBank.texts_of(nset), np.zeros((1, 1)))
     groups = bank.groups()
     # an English exemplar and its Russian and Ukrainian translations share one group
     en0 = bank.texts.index(nset.get("isk-responsible").exemplars["en"][0])
@@ -61,18 +66,17 @@ def test_best_f1_threshold_and_groups():
 
 def test_exemplar_head_confirms_narratives_and_leaves_generic_text(e5, data_dir, tmp_path):
     nset = load_set(data_dir / "mini-set.yaml")
-    from narratives.eval import exemplar_bank
-    from narratives.store import writer
+    from narratives.core.store import writer
 
     with writer(tmp_path / "e.duckdb") as con:
-        bank = exemplar_bank(con, nset, e5)
+        bank, _ = embed_bank(con, nset, e5)
     texts = ["Kyiv organised the shooting at the concert hall, Moscow claims.",
              "Исламское государство заявило, что его бойцы устроили теракт.",
              "The bakery sells fresh bread every morning."]  # fmt: skip
-    rows = matching.get_scorer("exemplar-head")(e5.embed(texts), bank, nset, top_k=2)
+    rows = get_scorer("exemplar-head").decide(e5.embed(texts), bank, nset, top_k=2)
     assert rows[0][0].narrative_id == "ukraine-involved" and rows[0][0].decision == "confirmed"
     assert rows[1][0].narrative_id == "isk-responsible" and rows[1][0].decision == "confirmed"
-    assert rows[0][0].threshold == matching.HEAD_THRESHOLD and rows[0][0].exemplar_text
+    assert rows[0][0].threshold == Settings().head_threshold and rows[0][0].exemplar_text
 
 
 def test_eval_command_reports_and_records_the_run(e5, data_dir, tmp_path, capsys):
@@ -99,7 +103,7 @@ def test_eval_command_reports_and_records_the_run(e5, data_dir, tmp_path, capsys
     assert (kind, status, model) == ("eval", "ok", e5.model_id)
     assert comp["method"] == "fitted-thresholds" and comp["scorer"] == "exemplar-head"
     assert params["train"].endswith("eval-train.jsonl") and params["exemplar_role"] == "passage"
-    assert params["head_c"] == matching.HEAD_C and params["head_threshold"] == 0.5
+    assert params["head_c"] == Settings().head_c and params["head_threshold"] == 0.5
 
     # cross-validated logistic head on the same (cached) vectors; the train file may not be DATA
     assert main(common + ["eval", str(data_dir / "eval-labelled.jsonl"), "--narratives",
@@ -156,7 +160,7 @@ def test_import_calibrate_sets_thresholds_from_exemplars(e5, data_dir, tmp_path,
     args = ["--home", str(tmp_path), "-q", "import", str(data_dir / "taxonomy.json"), "-o", str(out),
             "--exemplars", str(data_dir / "taxonomy-exemplars.jsonl"), "--calibrate"]  # fmt: skip
     from narratives.cli import main as cli_main
-    from narratives.settings import Settings
+    from narratives.core.settings import Settings
 
     assert Settings().scorer == "exemplar-head"  # the default: calibration applies to cosines
     assert cli_main(args) == 2
@@ -176,7 +180,7 @@ def test_import_calibrate_sets_thresholds_from_exemplars(e5, data_dir, tmp_path,
 def test_set_background_is_validated_and_versioned(data_dir):
     import yaml
 
-    from narratives.definitions import DefinitionError, parse_set
+    from narratives.matching.sets import DefinitionError, parse_set
 
     data = yaml.safe_load((data_dir / "mini-set.yaml").read_text())
     plain = parse_set(data)
@@ -187,11 +191,9 @@ def test_set_background_is_validated_and_versioned(data_dir):
     with_bg = parse_set(data)
     assert with_bg.background["ru"] == ("Спасатели обыскали здание.",)
     assert with_bg.version != plain.version
-    ids, _, texts = matching.ExemplarBank.texts_of(with_bg)
+    ids, _, texts = ExemplarBank.texts_of(with_bg)
     assert "Rescuers searched the building." in texts
-    assert ids.count(matching.BACKGROUND) == 2 + sum(
-        map(len, matching.generic_background().values())
-    )
+    assert ids.count(BACKGROUND) == 2 + sum(map(len, generic_background().values()))
     data["background"] = {"english": ["x"]}
     with pytest.raises(DefinitionError, match="background.english"):
         parse_set(data)
@@ -200,7 +202,7 @@ def test_set_background_is_validated_and_versioned(data_dir):
 def test_cross_validation_keeps_identical_texts_in_one_fold(monkeypatch):
     # two pairs of identical articles (as in SemEval dev): a copy must never train the model
     # that scores its twin, so each pair lands in one fold whatever the seed
-    from narratives.eval import Features, cross_validated
+    from narratives.evaluation.run import Features, cross_validated
 
     n = 12
     scores = np.linspace(0, 1, n, dtype=np.float32)[:, None]
@@ -213,7 +215,7 @@ def test_cross_validation_keeps_identical_texts_in_one_fold(monkeypatch):
         seen_folds.append((set(test.scores[:, 0].tolist()), set(train.scores[:, 0].tolist())))
         return test.scores >= 0.5, test.scores, {}
 
-    monkeypatch.setattr("narratives.eval.predict", spy)
+    monkeypatch.setattr("narratives.evaluation.run.predict", spy)
     for seed in range(5):
         cross_validated("fitted-thresholds", feats, gold, ["n"], np.array([0.5]), 3,
                         seed=seed, groups=groups)  # fmt: skip

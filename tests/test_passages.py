@@ -1,4 +1,4 @@
-from narratives.passages import detect_languages, sentences, split
+from narratives.passages.split import detect_languages, sentences, split
 
 
 def test_sentences_keep_offsets_and_skip_abbreviations():

@@ -4,11 +4,13 @@ import json
 
 import pytest
 
-from embeddings.index import VectorIndex, index_path_for
 from narratives import pipeline
-from narratives.queries import gold_agreement, prevalence
-from narratives.search import search, search_each_language
-from narratives.store import reader
+from narratives.core.store import reader
+from narratives.matching.queries import gold_agreement
+from narratives.prevalence.queries import prevalence
+from narratives.vectors.index import VectorIndex, index_path_for
+from narratives.vectors.search import search, search_each_language
+from narratives.vectors.step import embed_step
 
 
 @pytest.fixture
@@ -113,8 +115,8 @@ def test_each_language_search_takes_every_languages_best_in_turns(first_run, min
 def test_index_is_rebuilt_from_duckdb_when_missing(first_run, mini_settings, e5):
     path = index_path_for(mini_settings.index_dir, e5.model_id)
     path.unlink()
-    run_id = pipeline.begin(mini_settings, "embed")
-    counts = pipeline.embed_step(mini_settings, run_id, e5)
+    with pipeline.recorded_run(mini_settings, "embed") as run:
+        counts = embed_step(mini_settings, run.id, e5)
     assert counts["embeddings_new"] == 0
     assert VectorIndex.load(path, e5.model_id).count() == _count(mini_settings, "passages")
 

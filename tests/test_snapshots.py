@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 
-from narratives import pipeline, snapshots
-from narratives.store import reader, writer
+from narratives import pipeline
+from narratives.core.store import reader, writer
+from narratives.prevalence import snapshots
 
 
 def _count(db, table: str) -> int:

@@ -3,9 +3,10 @@
 import streamlit as st
 
 from dashboards import common, drafts
-from narratives.definitions import DefinitionError
-from narratives.pipeline import load_embedder
-from narratives.search import search, search_each_language
+from narratives.core.langs import OTHER, TRACKED
+from narratives.matching.sets import DefinitionError
+from narratives.vectors.search import search, search_each_language
+from narratives.vectors.step import load_embedder
 
 snap, opts = common.page("Search")
 settings = common.settings()
@@ -15,17 +16,17 @@ query = c1.text_input(
     placeholder="e.g. Kyiv prepared a window at the border for the gunmen",
 )  # fmt: skip
 k = c2.number_input("Results", 1, 200, 20, key="k")
-lang = c3.selectbox("Only language", [None, "en", "ru", "uk", "other"], key="lang",
+lang = c3.selectbox("Only language", [None, *TRACKED, OTHER], key="lang",
                     format_func=lambda v: "all" if v is None else v)  # fmt: skip
 per_lang = c4.toggle("Each language", value=True, key="per_lang",
-                     help="the best k passages of each of en, ru, uk, taken in turns")  # fmt: skip
+                     help=f"the best k passages of each of {', '.join(TRACKED)}, taken in turns")  # fmt: skip
 if not query.strip():
     st.info("Type a claim or a phrase; results come from every language.")
     st.stop()
 
 try:
     with st.spinner("searching (the first search loads the embedding model)"):
-        embedder = load_embedder(settings.model)  # one per process
+        embedder = load_embedder(settings.model, settings.models_dir)  # one per process
         if lang or not per_lang:
             hits = search(snap.database, snap.index_dir, embedder, query, int(k), lang)
         else:

@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     logging.getLogger("faiss").setLevel(logging.WARNING)  # its loader reports each ISA it tries
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per Prefect API call
-    from narratives.settings import Settings
+    from narratives.core.settings import Settings
 
     try:
         overrides = {f: getattr(args, f) for f in Settings.field_names() if hasattr(args, f)}
@@ -117,9 +117,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _is_user_error(exc: Exception) -> bool:
-    from narratives.definitions import DefinitionError
+    from narratives.core.store import DatabaseBusy, DatabaseMissing, DatabaseOutdated
     from narratives.ingest.state import IngestBusy
-    from narratives.store import DatabaseBusy, DatabaseMissing
+    from narratives.matching.sets import DefinitionError
 
     return isinstance(
         exc,
@@ -127,6 +127,7 @@ def _is_user_error(exc: Exception) -> bool:
         | IngestBusy
         | DatabaseBusy
         | DatabaseMissing
+        | DatabaseOutdated
         | LookupError
         | ValueError
         | FileNotFoundError,

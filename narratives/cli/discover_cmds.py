@@ -61,7 +61,7 @@ def cmd_discover(args, settings) -> int:
     scopes = ["all", "residual"] if args.scope == "both" else [args.scope]
     window = {"start": args.start, "end": args.end}
     if args.no_prefect:
-        from narratives.discovery import run_discover
+        from narratives.pipeline import run_discover
 
         run = run_discover(settings, scopes=tuple(scopes), **window)
     else:
@@ -77,8 +77,8 @@ def cmd_discover(args, settings) -> int:
 
 
 def cmd_clusters(args, settings) -> int:
-    from narratives.discovery import cluster_detail, list_clusters
-    from narratives.store import reader
+    from narratives.core.store import reader
+    from narratives.discovery.queries import cluster_detail, list_clusters
 
     with reader(settings.database) as con:
         if args.id is None:
@@ -109,8 +109,8 @@ def cmd_clusters(args, settings) -> int:
 
 
 def cmd_promote(args, settings) -> int:
-    from narratives.discovery import promote
-    from narratives.store import reader
+    from narratives.core.store import reader
+    from narratives.discovery.promote import promote
 
     with reader(settings.database) as con:
         path, draft = promote(con, args.cluster_id, args.new_id, args.set_path or settings.narrative_set,
@@ -125,16 +125,11 @@ def cmd_promote(args, settings) -> int:
 
 
 def cmd_alerts(args, settings) -> int:
-    from narratives.store import reader
+    from narratives.analytics.queries import list_alerts
+    from narratives.core.store import reader
 
     with reader(settings.database) as con:
-        cur = con.execute(
-            "SELECT subject_kind, subject_id, day, lang, matched, total, round(share, 3), "
-            "round(baseline, 3), p_value, test FROM alerts WHERE $s IS NULL OR subject_id = $s "
-            "ORDER BY day, subject_kind, subject_id, lang",
-            {"s": args.narrative},
-        )
-        rows = cur.fetchall()
+        rows = list_alerts(con, args.narrative)
     print(table(["kind", "subject", "day", "lang", "docs", "of", "share", "baseline", "p", "test"],
                 [r[:8] + (f"{r[8]:.1e}", r[9]) for r in rows], max_width=90))  # fmt: skip
     if not rows:
@@ -143,8 +138,8 @@ def cmd_alerts(args, settings) -> int:
 
 
 def cmd_leadlag(args, settings) -> int:
-    from narratives.analytics import lead_lag
-    from narratives.store import reader
+    from narratives.analytics.leadlag import lead_lag
+    from narratives.core.store import reader
 
     with reader(settings.database) as con:
         r = lead_lag(con, args.narrative, args.max_lag)
@@ -159,8 +154,8 @@ def cmd_leadlag(args, settings) -> int:
 
 
 def cmd_amplifiers(args, settings) -> int:
-    from narratives.analytics import amplifiers
-    from narratives.store import reader
+    from narratives.analytics.amplification import amplifiers
+    from narratives.core.store import reader
 
     with reader(settings.database) as con:
         rows = amplifiers(con, args.narrative)

@@ -53,7 +53,7 @@ def register(sub, add_common) -> None:
 
 
 def cmd_eval(args, settings) -> int:
-    from narratives.eval import LEARNED, run_eval
+    from narratives.evaluation.run import LEARNED, run_eval
 
     method = args.method or ("fitted-thresholds" if args.train or args.cv else "thresholds")
     if args.train and args.train.resolve() == args.data.resolve():
@@ -78,21 +78,20 @@ def cmd_eval(args, settings) -> int:
 
 
 def cmd_import(args, settings) -> int:
-    from narratives.definitions import dump_set
-    from narratives.importer import import_taxonomy, with_thresholds
+    from narratives.matching.sets import dump_set
+    from narratives.matching.taxonomy import import_taxonomy, with_thresholds
 
     nset = import_taxonomy(args.taxonomy, args.exemplars)
     if args.calibrate:
-        from narratives.calibration import exemplar_thresholds
-        from narratives.eval import exemplar_bank
-        from narratives.matching import active_ids
-        from narratives.pipeline import load_embedder
-        from narratives.store import writer
+        from narratives.core.store import writer
+        from narratives.matching.bank import active_ids, embed_bank
+        from narratives.matching.calibration import exemplar_thresholds
+        from narratives.vectors.step import load_embedder
 
-        embedder = load_embedder(settings.model)
+        embedder = load_embedder(settings.model, settings.models_dir)
         order = active_ids(nset)
-        with writer(settings.home / "eval.duckdb", settings.lock_wait_s) as con:
-            bank = exemplar_bank(con, nset, embedder)
+        with writer(settings.eval_database, settings.lock_wait_s) as con:
+            bank, _ = embed_bank(con, nset, embedder)
         defaults = [nset.get(n).threshold for n in order]
         nset = with_thresholds(nset, exemplar_thresholds(bank, order, settings.scorer, defaults))
     dump_set(nset, args.output)

@@ -41,18 +41,13 @@ def cmd_ingest(args, settings) -> int:
                          "or set NARRATIVES_SOURCES")  # fmt: skip
     settings = settings.replace(sources=path)
     if args.no_prefect:
-        from narratives import pipeline
-        from narratives.ingest.runner import ingest_sources, record_run
+        from narratives.ingest.step import ingest_sources, record_run
+        from narratives.pipeline import recorded_run
 
-        run_id = pipeline.begin(settings, "ingest")
-        try:
+        with recorded_run(settings, "ingest") as run:
             counts = record_run(
-                settings, run_id, ingest_sources(settings, path, args.source, run_id)
+                settings, run.id, ingest_sources(settings, path, args.source, run.id)
             )
-        except BaseException as exc:
-            pipeline.finish(settings, run_id, exc)
-            raise
-        pipeline.finish(settings, run_id)
     else:
         from flows.pipeline import ingest_flow
 
@@ -66,8 +61,8 @@ def cmd_ingest(args, settings) -> int:
 
 
 def cmd_sources(args, settings) -> int:
-    from narratives.ingest.state import source_status
-    from narratives.store import reader
+    from narratives.core.store import reader
+    from narratives.ingest.queries import source_status
 
     with reader(settings.database) as con:
         rows = source_status(con)
@@ -86,8 +81,8 @@ def cmd_sources(args, settings) -> int:
 
 
 def cmd_errors(args, settings) -> int:
-    from narratives.ingest.state import recent_errors
-    from narratives.store import reader
+    from narratives.core.store import reader
+    from narratives.ingest.queries import recent_errors
 
     with reader(settings.database) as con:
         rows = recent_errors(con, args.source, args.limit)

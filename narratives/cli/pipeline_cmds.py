@@ -79,7 +79,7 @@ def cmd_serve(args, settings) -> int:
 
 
 def cmd_migrate(args, settings) -> int:
-    from narratives.store import schema_version, writer
+    from narratives.core.store import schema_version, writer
 
     with writer(settings.database, settings.lock_wait_s) as con:
         print(f"{settings.database}: schema version {schema_version(con)}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from narratives.cli.output import table
+from narratives.core.langs import OTHER, TRACKED
 
 
 def register(sub, add_common) -> None:
@@ -12,7 +13,7 @@ def register(sub, add_common) -> None:
     add_common(p)
     p.add_argument("--by", choices=["day", "week", "total"], default="week")
     p.add_argument("--narrative", help="one narrative id")
-    p.add_argument("--lang", choices=["en", "ru", "uk"])
+    p.add_argument("--lang", choices=TRACKED)
     p.add_argument(
         "--outlet-kind", help="state-media, independent, ukrainian, international, telegram"
     )
@@ -23,9 +24,7 @@ def register(sub, add_common) -> None:
     )
     add_common(p)
     p.add_argument("query")
-    p.add_argument(
-        "--lang", choices=["en", "ru", "uk", "other"], help="only passages in this language"
-    )
+    p.add_argument("--lang", choices=[*TRACKED, OTHER], help="only passages in this language")
     p.add_argument(
         "--mixed",
         action="store_true",
@@ -54,8 +53,8 @@ def register(sub, add_common) -> None:
 
 
 def cmd_prevalence(args, settings) -> int:
-    from narratives.queries import prevalence
-    from narratives.store import reader
+    from narratives.core.store import reader
+    from narratives.prevalence.queries import prevalence
 
     with reader(settings.database) as con:
         headers, rows = prevalence(con, args.by, args.narrative, args.lang, args.outlet_kind)
@@ -68,8 +67,8 @@ def cmd_prevalence(args, settings) -> int:
 
 
 def cmd_search(args, settings) -> int:
-    from narratives.pipeline import load_embedder
-    from narratives.search import search, search_each_language
+    from narratives.vectors.search import search, search_each_language
+    from narratives.vectors.step import load_embedder
 
     embedder = load_embedder(settings.model, settings.models_dir)
     if args.lang or args.mixed:
@@ -77,7 +76,7 @@ def cmd_search(args, settings) -> int:
             settings.database, settings.index_dir, embedder, args.query, args.k, args.lang
         )
     else:  # every language's best in turns: the cross-lingual view
-        k_each = -(-args.k // 3)
+        k_each = -(-args.k // len(TRACKED))
         hits = search_each_language(
             settings.database, settings.index_dir, embedder, args.query, k_each
         )[: args.k]
@@ -87,8 +86,8 @@ def cmd_search(args, settings) -> int:
 
 
 def cmd_list(args, settings) -> int:
-    from narratives.queries import narratives_overview
-    from narratives.store import reader
+    from narratives.core.store import reader
+    from narratives.matching.queries import narratives_overview
 
     with reader(settings.database) as con:
         headers, rows = narratives_overview(con)
@@ -97,12 +96,17 @@ def cmd_list(args, settings) -> int:
 
 
 def cmd_show(args, settings) -> int:
-    from narratives.queries import narrative_detail
-    from narratives.store import reader
+    from narratives.core.store import reader
+    from narratives.matching.queries import narrative_detail
 
     with reader(settings.database) as con:
         d = narrative_detail(con, args.id, args.per_lang)
-    print(f"{d['id']}: {d['label']}  (set {d['set']}, threshold {d['threshold']})")
+    print(f"{d['id']}: {d['label']}  (set {d['set']})")
+    print(f"decided by: {d['decided_by']}", end="")
+    if d["scorer"] == "exemplar-head":  # the set's cosine threshold does not apply to it
+        print(f"; the set's cosine threshold {d['set_threshold']} applies to cosine scorers only")
+    else:
+        print()
     print(d["description"])
     print("\nexemplars:")
     print(table(["lang", "text"], d["exemplars"], max_width=110))
@@ -118,8 +122,8 @@ def cmd_show(args, settings) -> int:
 
 
 def cmd_agreement(args, settings) -> int:
-    from narratives.queries import gold_agreement
-    from narratives.store import reader
+    from narratives.core.store import reader
+    from narratives.matching.queries import gold_agreement
 
     with reader(settings.database) as con:
         rows = gold_agreement(con)

@@ -1,5 +1,5 @@
 """Ingest: each source kind turns its input into `RawDocument`s (or `IngestProblem`s for bad
-items); `narratives.documents.store_documents` stores them, idempotently, with reprint edges.
+items); `narratives.ingest.store.store_documents` stores them, idempotently, with reprint edges.
 
 sources (the sources file) -> runner (read, store, per-source state under a lock) -> feeds, pages,
 telegram, datasets_source, files (one module per kind) over http (the one bounded fetch helper);

@@ -25,6 +25,7 @@ import pyarrow as pa
 
 from embeddings.base import normalise_text
 
+DEDUP = "sha1-normalised+minhash-lsh-w3-j0.6"  # exact, then near copies; named in run records
 SHINGLE_WORDS = 3
 NUM_PERM = 128
 BANDS, ROWS = 32, 4  # P(candidate) = 1 - (1 - J^4)^32: 0.5 at J ~ 0.42, 0.98 at J = 0.6

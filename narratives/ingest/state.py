@@ -69,29 +69,6 @@ def save_state(
     )  # fmt: skip
 
 
-def source_status(con) -> list[tuple]:
-    """Per source: kind, last run, status, its counts, documents stored, errors recorded."""
-    return con.execute(
-        """
-        SELECT s.source_id, s.kind, s.last_run_at, s.last_status,
-               (SELECT count(*) FROM documents d WHERE d.source_id = s.source_id) AS documents,
-               (SELECT count(*) FROM documents d JOIN reprints r ON r.reprint_id = d.id
-                WHERE d.source_id = s.source_id) AS reprints,
-               (SELECT count(*) FROM ingest_errors e WHERE e.source_id = s.source_id) AS errors,
-               s.last_counts, s.last_error
-        FROM source_state s ORDER BY s.source_id
-        """
-    ).fetchall()
-
-
-def recent_errors(con, source_id: str | None = None, limit: int = 50) -> list[tuple]:
-    return con.execute(
-        "SELECT created_at, source_id, item, reason FROM ingest_errors "
-        "WHERE $source IS NULL OR source_id = $source ORDER BY id DESC LIMIT $limit",
-        {"source": source_id, "limit": limit},
-    ).fetchall()
-
-
 @contextmanager
 def ingest_lock(home: Path) -> Iterator[None]:
     """Hold the ingest lock for the block, or raise IngestBusy at once."""

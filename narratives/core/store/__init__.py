@@ -1,0 +1,37 @@
+"""DuckDB storage: connections, the single-writer helper and migrations applied by name.
+
+One writer, many readers: pipeline steps write through `writer()`, which holds the read-write
+connection for one step only; everything else reads through `reader()`, a short read-only
+connection. DuckDB lets one process write or many read a file, never both at once, so neither
+kind of connection is kept open longer than a step or a query.
+"""
+
+from narratives.core.store.db import (
+    DatabaseBusy,
+    DatabaseMissing,
+    DatabaseOutdated,
+    applied_migrations,
+    apply_migrations,
+    fetch_arrow,
+    migrations,
+    pending_migrations,
+    reader,
+    schema_version,
+    transaction,
+    writer,
+)
+
+__all__ = [
+    "DatabaseBusy",
+    "DatabaseMissing",
+    "DatabaseOutdated",
+    "applied_migrations",
+    "apply_migrations",
+    "fetch_arrow",
+    "migrations",
+    "pending_migrations",
+    "reader",
+    "schema_version",
+    "transaction",
+    "writer",
+]

@@ -1,0 +1,188 @@
+"""Ingesting the sources of a sources file: read each source, store what is new, remember it.
+
+Per source, the network (or file) is read with no database connection held (`read`), then what
+was read is stored in one short write (`store`): documents, passages, reprint and forward edges,
+one `ingest_errors` row per bad item, and the source's state (validators, seen ids, summary).
+Sources may be read concurrently (the Prefect flow maps over them); they are stored one at a time
+in the order of the sources file, so the result does not depend on which read finished first and
+reprints are found across sources. The whole ingest holds `<home>/locks/ingest.lock`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from narratives.core import runs
+from narratives.core.settings import Settings
+from narratives.core.store import writer
+from narratives.ingest.model import IngestProblem, RawDocument
+from narratives.ingest.sources.corpus import read_jsonl
+from narratives.ingest.sources_file import Source, load_sources, select
+from narratives.ingest.state import SourceState, ingest_lock, load_state, save_state
+from narratives.ingest.store import store_documents
+
+log = logging.getLogger("narratives.ingest")
+_STORE = threading.Lock()  # one store at a time per process (the flow reads sources in threads)
+
+
+class SourceUnreachable(Exception):
+    """A source that could not be reached at all; worth retrying with backoff."""
+
+
+def read_source(source: Source, state, settings: Settings):
+    """(items, validators, not_modified) of one read of a source."""
+    if source.kind == "telegram-export":
+        from narratives.ingest.sources.telegram import read_export
+
+        return list(read_export(source, state)), {}, False
+    if source.kind in ("files", "hf-dataset"):
+        from narratives.ingest.sources.files import read_files
+
+        cache = settings.home / "cache" / "datasets"
+        return list(read_files(source, state, cache)), {}, False
+    import httpx
+
+    with httpx.Client(follow_redirects=False) as client:
+        if source.kind == "feed":
+            from narratives.ingest.sources.feeds import read_feed
+
+            got = read_feed(source, client, state)
+            validators = {"etag": got.etag, "last_modified": got.last_modified}
+            return got.items, validators, got.not_modified
+        from narratives.ingest.sources.pages import read_pages
+
+        return list(read_pages(source, client, state)), {}, False
+
+
+@dataclass
+class SourceRead:
+    """One read of a source, not stored yet."""
+
+    source: Source
+    state: SourceState
+    items: list
+    validators: dict
+    not_modified: bool
+    seconds: float
+
+
+def read(settings: Settings, source: Source, *, retrying: bool = False) -> SourceRead:
+    """Read a source (network or file), holding no database connection while reading.
+
+    With `retrying`, a source that cannot be reached at all raises SourceUnreachable instead of
+    being recorded as an error, so the caller can try again later; the last try records it."""
+    started = time.perf_counter()
+    with _STORE, writer(settings.database, settings.lock_wait_s) as con:
+        state = load_state(con, source.id)
+    items, validators, not_modified = read_source(source, state, settings)
+    if retrying and _unreachable(source, items):
+        raise SourceUnreachable(_unreachable(source, items)[0].reason)
+    return SourceRead(source, state, items, validators, not_modified, time.perf_counter() - started)
+
+
+def _unreachable(source: Source, items: list) -> list[IngestProblem]:
+    """The network failure that kept the whole source from being read, if that happened."""
+    return [i for i in items if isinstance(i, IngestProblem) and i.network and i.item == source.url]
+
+
+def store(settings: Settings, got: SourceRead, run_id: int | None = None) -> dict:
+    """Store one read; returns the source's summary (new, duplicate, reprint, error, passages)."""
+    started = time.perf_counter()
+    source, state, validators = got.source, got.state, dict(got.validators)
+    # a bad item reported by an earlier run is not reported again
+    items = [i for i in got.items if not (isinstance(i, IngestProblem) and i.item in state.seen)]
+    unreachable = _unreachable(source, items)
+    seen = {i.external_id for i in items if isinstance(i, RawDocument)}
+    seen |= {i.item for i in items if isinstance(i, IngestProblem) and not i.retry}
+    with _STORE, writer(settings.database, settings.lock_wait_s) as con:
+        result = store_documents(con, source.id, items, run_id=run_id,
+                                 max_words=settings.max_passage_words)  # fmt: skip
+        summary = {
+            "new": result.documents_new - result.reprints,
+            "duplicate": result.documents_seen + state.skipped,
+            "reprint": result.reprints,
+            "error": result.errors,
+            "passages": result.passages_new,
+        }
+        if got.not_modified:
+            status = "not-modified"
+        elif unreachable or (result.errors and not result.documents_new and not state.skipped):
+            status = "failed"
+        else:
+            status = "partial" if result.errors else "ok"
+        problems = [i for i in items if isinstance(i, IngestProblem)]
+        save_state(con, source.id, source.kind, run_id=run_id, status=status, counts=summary,
+                   seen=seen, error=problems[-1].reason if problems else None, **validators)  # fmt: skip
+    summary["status"] = status
+    summary["seconds"] = round(got.seconds + time.perf_counter() - started, 3)
+    log.info("source %s: %s; %d new, %d duplicate, %d reprint, %d error(s)", source.id, status,
+             summary["new"], summary["duplicate"], summary["reprint"], summary["error"])  # fmt: skip
+    return summary
+
+
+def ingest_source(settings: Settings, source: Source, run_id: int | None = None) -> dict:
+    return store(settings, read(settings, source), run_id)
+
+
+def ingest_sources(
+    settings: Settings, sources_file: Path, only: str | None = None, run_id: int | None = None
+) -> dict[str, dict]:
+    """Every enabled source of the file (or only one), in order, under the ingest lock; the
+    summaries per source id (`record_run` adds them to the run's record)."""
+    sources = select(load_sources(sources_file), only)
+    with ingest_lock(settings.home):
+        return {s.id: ingest_source(settings, s, run_id) for s in sources}
+
+
+def totals(summaries: dict[str, dict]) -> dict:
+    keys = ("new", "duplicate", "reprint", "error", "passages")
+    return {k: sum(s.get(k, 0) for s in summaries.values()) for k in keys}
+
+
+def record_run(settings: Settings, run_id: int, summaries: dict[str, dict]) -> dict:
+    """The run's counts in the pipeline's terms, plus the per-source summaries."""
+    t = totals(summaries)
+    counts = {
+        "documents_new": t["new"] + t["reprint"], "documents_seen": t["duplicate"],
+        "passages_new": t["passages"], "reprints": t["reprint"], "errors": t["error"],
+        "sources": summaries,
+    }  # fmt: skip
+    with writer(settings.database, settings.lock_wait_s) as con:
+        runs.update_run(con, run_id, counts=counts)
+    return counts
+
+
+# --- the pipeline's ingest step ---------------------------------------------------------------
+def corpus_source_id(path: Path) -> str:
+    return f"file:{path.parent.name}/{path.name}"
+
+
+def ingest_step(settings: Settings, run_id: int) -> dict:
+    """Ingest the sources file when one is set, else the corpus file; under the ingest lock."""
+    started = time.perf_counter()
+    if settings.sources is not None:
+        summaries = ingest_sources(settings, settings.sources, run_id=run_id)
+        counts = record_run(settings, run_id, summaries)
+        with writer(settings.database, settings.lock_wait_s) as con:
+            runs.update_run(con, run_id, timings={"ingest_s": time.perf_counter() - started})
+        return counts
+    items = read_jsonl(settings.corpus)
+    with ingest_lock(settings.home), writer(settings.database, settings.lock_wait_s) as con:
+        result = store_documents(
+            con, corpus_source_id(settings.corpus), items,
+            run_id=run_id, max_words=settings.max_passage_words,
+        )  # fmt: skip
+        counts = result.as_counts()
+        runs.update_run(
+            con, run_id, counts=counts, timings={"ingest_s": time.perf_counter() - started}
+        )
+    log.info(
+        "ingest: %d new documents (%d passages, %d reprints), %d already stored, %d bad items",
+        result.documents_new, result.passages_new, result.reprints, result.documents_seen,
+        result.errors,
+    )  # fmt: skip
+    return counts

@@ -1,0 +1,135 @@
+"""The match step: every stored passage with a vector and no decision yet for the live set
+version and model is scored by the configured scorer; its top narratives are stored in
+`matches` with decision and evidence, and `matchings` names the (set version, model) that
+prevalence reads. Idempotent: matches are keyed by (passage, set version, model)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+import pyarrow as pa
+
+from embeddings.base import Embedder
+from narratives.core import runs
+from narratives.core.settings import Settings
+from narratives.core.store import transaction, writer
+from narratives.matching.bank import embed_bank
+from narratives.matching.base import get_scorer
+from narratives.matching.sets import NarrativeSet, load_set
+from narratives.vectors import store as vector_store
+from narratives.vectors.step import load_embedder
+
+log = logging.getLogger("narratives.match")
+
+MATCH_CHUNK = 4096
+
+
+def register_set(con, nset: NarrativeSet) -> None:
+    """Store a set version's definition once; later runs of the same version find it there."""
+    exists = con.execute(
+        "SELECT count(*) FROM narrative_sets WHERE set_id = ? AND version = ?",
+        [nset.id, nset.version],
+    ).fetchall()[0][0]
+    if exists:
+        return
+    with transaction(con):
+        con.execute(
+            "INSERT INTO narrative_sets (set_id, version, title, event_date, source_path, definition) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [nset.id, nset.version, nset.title, nset.event_date, str(nset.path or ""),
+             json.dumps(nset.to_dict(), ensure_ascii=False)],
+        )  # fmt: skip
+        for n in nset.narratives:
+            con.execute(
+                "INSERT INTO narratives VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [nset.id, nset.version, n.id, n.label, n.description, n.threshold, n.version],
+            )
+            for lang, texts in n.exemplars.items():
+                for seq, text in enumerate(texts):
+                    con.execute(
+                        "INSERT INTO exemplars VALUES (?, ?, ?, ?, ?, ?)",
+                        [nset.id, nset.version, n.id, lang, seq, text],
+                    )
+
+
+def match_step(settings: Settings, run_id: int, embedder: Embedder | None = None) -> dict:
+    embedder = embedder or load_embedder(settings.model, settings.models_dir)
+    nset = load_set(settings.narrative_set)
+    scorer = get_scorer(settings.scorer, settings)
+    started = time.perf_counter()
+    written = 0
+    with writer(settings.database, settings.lock_wait_s) as con:
+        register_set(con, nset)
+        bank, exemplars_new = embed_bank(con, nset, embedder)
+        todo = con.execute(
+            "SELECT p.id, p.text_hash FROM passages p "
+            "JOIN embeddings e ON e.text_hash = p.text_hash AND e.model_id = $model "
+            "WHERE NOT EXISTS (SELECT 1 FROM matches m WHERE m.passage_id = p.id AND m.set_id = $set "
+            "AND m.set_version = $version AND m.model_id = $model) ORDER BY p.id",
+            {"model": embedder.model_id, "set": nset.id, "version": nset.version},
+        ).fetchall()
+        for start in range(0, len(todo), MATCH_CHUNK):
+            chunk = todo[start : start + MATCH_CHUNK]
+            vectors = vector_store.get(con, embedder.model_id, [h for _, h in chunk])
+            decisions = scorer.decide(vectors, bank, nset, top_k=settings.top_k_matches)
+            written += _insert_matches(
+                con, [pid for pid, _ in chunk], decisions, nset, embedder.model_id, run_id
+            )
+        con.execute(
+            "INSERT OR REPLACE INTO matchings (set_id, set_version, model_id, run_id, updated_at) "
+            "VALUES (?, ?, ?, ?, current_timestamp)",
+            [nset.id, nset.version, embedder.model_id, run_id],
+        )
+        confirmed = con.execute(
+            "SELECT count(*) FROM matches WHERE run_id = ? AND decision = 'confirmed'", [run_id]
+        ).fetchall()[0][0]
+        counts = {
+            "passages_matched": len(todo),
+            "matches_new": written,
+            "confirmed_new": confirmed,
+            "exemplar_embeddings_new": exemplars_new,
+        }
+        runs.update_run(
+            con, run_id, counts=counts, timings={"match_s": time.perf_counter() - started},
+            model_id=embedder.model_id, set_id=nset.id, set_version=nset.version,
+        )  # fmt: skip
+    log.info(
+        "match: %d passages scored against %s@%s, %d confirmed",
+        len(todo),
+        nset.id,
+        nset.version,
+        confirmed,
+    )
+    return counts
+
+
+def _insert_matches(
+    con, passage_ids, decisions, nset: NarrativeSet, model_id: str, run_id: int
+) -> int:
+    cols: dict[str, list] = {k: [] for k in ("passage_id", "narrative_id", "rank", "score", "threshold",
+                                             "exemplar_text", "exemplar_lang", "margin", "decision")}  # fmt: skip
+    for pid, row in zip(passage_ids, decisions, strict=True):
+        for d in row:
+            cols["passage_id"].append(pid)
+            for key in ("narrative_id", "rank", "score", "threshold", "exemplar_text", "exemplar_lang",
+                        "margin", "decision"):  # fmt: skip
+                cols[key].append(getattr(d, key))
+    n = len(cols["passage_id"])
+    table = pa.table(
+        cols
+        | {
+            "passage_id": pa.array(cols["passage_id"], pa.int64()),
+            "set_id": [nset.id] * n,
+            "set_version": [nset.version] * n,
+            "model_id": [model_id] * n,
+            "run_id": pa.array([run_id] * n, pa.int64()),
+        }
+    )
+    con.register("_matches", table)
+    try:
+        con.execute("INSERT OR REPLACE INTO matches BY NAME SELECT * FROM _matches")
+    finally:
+        con.unregister("_matches")
+    return n

@@ -1,0 +1,3 @@
+"""Passage vectors: the cache keyed by (model id, text hash) and the FAISS index beside it
+(`store`, `index`), the embed step (`step`) and cross-lingual search (`search`).
+Owns the `embeddings` table and the index files under `<home>/index`."""

@@ -56,7 +56,8 @@ eval-quality: $(STAMP)  ## matching quality on the shared/eval dev sets (SemEval
 		--voxcheck-taxonomy $(EVAL_DATA)/voxcheck_pd/taxonomy.json \
 		--ntrex $(EVAL_DATA)/ntrex128/dev.jsonl --ceiling $(if $(MODEL),--model $(MODEL))
 
-test: $(STAMP) browser  ## set up and run the test suite (pytest's exit 5, no tests collected, is a failure)
+test: $(STAMP) browser  ## set up, check the import contract, run the test suite (pytest's exit 5, no tests collected, is a failure)
+	$(BIN)/lint-imports
 	@$(BIN)/python -m pytest -q $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
 
@@ -66,9 +67,10 @@ bench: $(STAMP)  ## speed benchmark, every figure against a baseline of the same
 bench-quick: $(STAMP)  ## the same at smaller sizes, for a first look
 	$(BIN)/python -m benchmarks.speed --quick $(BENCH_ARGS)
 
-lint: $(STAMP)
+lint: $(STAMP)  ## ruff, and the import contract of ../shared/DESIGN.md (import-linter, pyproject.toml)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: $(STAMP)
 	$(BIN)/ruff format .

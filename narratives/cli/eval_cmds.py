@@ -79,21 +79,13 @@ def cmd_eval(args, settings) -> int:
 
 def cmd_import(args, settings) -> int:
     from narratives.matching.sets import dump_set
-    from narratives.matching.taxonomy import import_taxonomy, with_thresholds
+    from narratives.matching.taxonomy import import_taxonomy
 
     nset = import_taxonomy(args.taxonomy, args.exemplars)
     if args.calibrate:
-        from narratives.core.store import writer
-        from narratives.matching.bank import active_ids, embed_bank
-        from narratives.matching.calibration import exemplar_thresholds
-        from narratives.vectors.step import load_embedder
+        from narratives.matching.calibration import calibrate_on_exemplars
 
-        embedder = load_embedder(settings.model, settings.models_dir)
-        order = active_ids(nset)
-        with writer(settings.eval_database, settings.lock_wait_s) as con:
-            bank, _ = embed_bank(con, nset, embedder)
-        defaults = [nset.get(n).threshold for n in order]
-        nset = with_thresholds(nset, exemplar_thresholds(bank, order, settings.scorer, defaults))
+        nset = calibrate_on_exemplars(settings, nset)
     dump_set(nset, args.output)
     n_ex = sum(len(t) for n in nset.narratives for t in n.exemplars.values())
     print(

@@ -16,7 +16,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from narratives.matching.base import ExemplarBank, score_matrix
+from narratives.core.settings import Settings
+from narratives.core.store import writer
+from narratives.matching.bank import ExemplarBank, active_ids, embed_bank
+from narratives.matching.base import score_matrix
+from narratives.matching.sets import NarrativeSet
+from narratives.matching.taxonomy import with_thresholds
+from narratives.vectors.step import load_embedder
 
 # the "suggested" tier: scores this far below a fitted threshold go to an analyst for review
 SUGGEST_BAND = 0.03
@@ -116,3 +122,14 @@ class LogisticHead:
             if nid in self.models:
                 out[:, j] = self.models[nid].predict_proba(x)[:, 1]
         return out
+
+
+def calibrate_on_exemplars(settings: Settings, nset: NarrativeSet) -> NarrativeSet:
+    """The set with each narrative's threshold fitted on its exemplars (`exemplar_thresholds`),
+    for the configured scorer; vectors cached in the evaluation database."""
+    embedder = load_embedder(settings.model, settings.models_dir)
+    order = active_ids(nset)
+    with writer(settings.eval_database, settings.lock_wait_s) as con:
+        bank, _ = embed_bank(con, nset, embedder)
+    defaults = [nset.get(n).threshold for n in order]
+    return with_thresholds(nset, exemplar_thresholds(bank, order, settings.scorer, defaults))

@@ -1,5 +1,15 @@
 """Prevalence: the rollup of the daily views (`rollup`), the one prevalence query every reader
 shares (`queries`: CLI, dashboards, documented SQL), the snapshots dashboards read
 (`snapshots`) and the aggregate step (`step`). Owns `prevalence_rollup`, `rollup_state` and the
-prevalence views (`passage_facts`, `live_matches`, `coverage_daily`, `prevalence_daily`,
-`prevalence_weekly` and their `_all` forms across languages)."""
+views `prevalence_daily`, `prevalence_weekly` (per language) and their `_all` forms (across
+languages: a document counts once)."""
+
+# the tables and views this stage owns: only its modules write them (tests/test_layout.py)
+TABLES: tuple[str, ...] = (
+    "prevalence_daily",
+    "prevalence_weekly",
+    "prevalence_daily_all",
+    "prevalence_weekly_all",
+    "prevalence_rollup",
+    "rollup_state",
+)

@@ -1,6 +1,7 @@
 """The small database the dashboard tests run against: the mini corpus plus one hostile document
-(HTML, a script tag and markdown links in its text, title, outlet and URL), run through the real
-pipeline with the real e5 model, which publishes the snapshot the dashboard reads."""
+(HTML, a script tag and markdown links in its text, title, outlet and URL) and one document
+written in two languages (an English and a Russian paragraph), run through the real pipeline
+with the real e5 model, which publishes the snapshot the dashboard reads."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ DATA = Path(__file__).parent / "data"
 APP = Path(__file__).resolve().parents[1] / "dashboards" / "app.py"
 HOSTILE_OUTLET = "<b>Hostile</b> [Outlet](https://evil.example/o)"
 HOSTILE_SNIPPET = "<script>alert('xss')</script>"
+DOCUMENTS = 14  # 12 of the mini corpus, the hostile one, the one in two languages
 
 
 def build(home: Path, e5) -> tuple[Settings, dict]:
@@ -20,7 +22,8 @@ def build(home: Path, e5) -> tuple[Settings, dict]:
     home.mkdir(parents=True, exist_ok=True)
     corpus.write_text(
         (DATA / "mini-corpus.jsonl").read_text(encoding="utf-8")
-        + (DATA / "dashboard-hostile.jsonl").read_text(encoding="utf-8"),
+        + (DATA / "dashboard-hostile.jsonl").read_text(encoding="utf-8")
+        + (DATA / "dashboard-mixed.jsonl").read_text(encoding="utf-8"),
         encoding="utf-8",
     )
     settings = Settings(

@@ -14,6 +14,7 @@ from narratives.core.store import reader, writer
 from narratives.matching.sets import load_set
 from narratives.prevalence import snapshots
 from tests import dashboard_db
+from tests.dashboard_db import DOCUMENTS
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +84,7 @@ def test_pipeline_publishes_a_snapshot_the_dashboard_reads(built):
     assert snap is not None and snap.run_id == run["id"]
     assert snap.database != settings.database and snap.index_dir.exists()
     with reader(snap.database) as con:
-        assert con.execute("SELECT count(*) FROM documents").fetchall()[0][0] == 13
+        assert con.execute("SELECT count(*) FROM documents").fetchall()[0][0] == DOCUMENTS
 
 
 def test_prevalence_page_shows_counts_shares_and_denominators(settings):
@@ -93,8 +94,8 @@ def test_prevalence_page_shows_counts_shares_and_denominators(settings):
     assert set(totals.index) == {"ukraine-involved", "isk-responsible"}
     for narrative, row in totals.iterrows():
         assert row["documents"] == by_hand.get(narrative, 0)
-        assert row["all_documents"] == 13  # every stored document, the denominator
-        assert row["share"] == pytest.approx(row["documents"] / 13)
+        assert row["all_documents"] == DOCUMENTS  # every stored document, each once
+        assert row["share"] == pytest.approx(row["documents"] / DOCUMENTS)
     assert by_hand["isk-responsible"] >= 3
     # small multiples (one chart of two narratives) and the coverage chart in share mode
     assert len(charts(at)) == 2
@@ -105,14 +106,17 @@ def test_prevalence_page_shows_counts_shares_and_denominators(settings):
     marker = next(t for t in tables if "label" in t.columns)
     assert marker["label"].tolist() == ["event 2024-03-22"]  # the set's event date
     lines = pd.concat([t for t in tables if "share" in t.columns])
-    assert lines.groupby("narrative")["documents"].sum().to_dict() == by_hand
+    # one line per language: a document carrying it in two languages is on both lines
+    per_lang = {n: sum(confirmed_docs(settings, lang).get(n, 0) for lang in ("en", "ru", "uk"))
+                for n in by_hand}  # fmt: skip
+    assert lines.groupby("narrative")["documents"].sum().to_dict() == per_lang
 
     at.radio(key="measure").set_value("documents").run()
     assert len(charts(at)) == 1  # counts: no denominator chart
     at.sidebar.multiselect(key="langs").set_value(["ru"]).run()
     totals = frame(at, "narrative", "documents", "all_documents").set_index("narrative")
     ru = confirmed_docs(settings, "ru")
-    assert (totals["all_documents"] == 4).all()  # four Russian documents
+    assert (totals["all_documents"] == 5).all()  # four Russian, one in Russian and English
     assert totals["documents"].to_dict() == {n: ru.get(n, 0) for n in totals.index}
 
 
@@ -204,7 +208,7 @@ def test_provenance_names_the_run_model_and_set_version(settings, built, e5):
     _, run = built
     at = open_page("provenance")
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics == {"Published run": str(run["id"]), "Documents": "13", "Passages": str(
+    assert metrics == {"Published run": str(run["id"]), "Documents": str(DOCUMENTS), "Passages": str(
         sql(settings, "SELECT count(*) FROM passages")[0][0])}  # fmt: skip
     live = frame(at, "set_id", "set_version", "model_id").iloc[0]
     assert (live["model_id"], live["set_id"], live["set_version"]) == (
@@ -262,3 +266,46 @@ def test_no_snapshot_gives_a_clear_message(tmp_path, monkeypatch):
     at = AppTest.from_file(str(dashboard_db.APP), default_timeout=30).run()
     assert not at.exception
     assert "No published snapshot" in at.error[0].value and "narratives run" in at.error[0].value
+
+
+def test_a_document_in_two_languages_counts_once_in_every_total(built, settings, capsys):
+    """t-mixed-1 has an English and a Russian passage, both carrying ukraine-involved: it counts
+    in each language's column and once in every total: CLI, dashboard and the SQL views."""
+    from narratives.cli import main
+
+    db = snapshot_db(settings)
+    langs = dict(sql(settings, "SELECT p.lang, count(*) FROM passages p JOIN documents d "
+                               "ON d.id = p.document_id WHERE d.external_id = 't-mixed-1' GROUP BY 1"))  # fmt: skip
+    assert set(langs) == {"en", "ru"}
+    confirmed = sql(settings, "SELECT DISTINCT m.lang FROM live_matches m JOIN documents d ON "
+                              "d.id = m.document_id WHERE d.external_id = 't-mixed-1' AND "
+                              "m.narrative_id = 'ukraine-involved' AND m.decision = 'confirmed'")  # fmt: skip
+    assert sorted(r[0] for r in confirmed) == ["en", "ru"]
+    carrying = confirmed_docs(settings)["ukraine-involved"]
+    per_lang = sum(
+        confirmed_docs(settings, lang).get("ukraine-involved", 0) for lang in ("en", "ru", "uk")
+    )
+    assert per_lang == carrying + 1  # the mixed document is in two language columns...
+
+    # ...and once in the totals: the SQL views
+    views = dict(sql(settings, "SELECT lang = 'all', sum(total_documents) FROM (SELECT * FROM "
+                               "prevalence_daily UNION ALL SELECT * FROM prevalence_daily_all) "
+                               "WHERE narrative_id = 'ukraine-involved' GROUP BY 1"))  # fmt: skip
+    assert views == {True: DOCUMENTS, False: DOCUMENTS + 1}
+    assert sql(settings, "SELECT sum(matched_documents) FROM prevalence_weekly_all "
+                         "WHERE narrative_id = 'ukraine-involved'")[0][0] == carrying  # fmt: skip
+    # the CLI
+    assert (
+        main(["--db", str(db), "prevalence", "--by", "total", "--narrative", "ukraine-involved"])
+        == 0
+    )
+    lines = capsys.readouterr().out.splitlines()
+    header, row = lines[1].split(), lines[3].split()
+    cells = dict(zip(header, row, strict=True))
+    assert int(cells["all_docs"]) == carrying
+    assert float(cells["all_pct"]) == round(100 * carrying / DOCUMENTS, 1)
+    assert sum(int(cells[f"{lang}_docs"]) for lang in ("en", "ru", "uk")) == carrying + 1
+    # the dashboard's query
+    total = data.prevalence(db, data.Filters(), "total", split_lang=False)
+    mixed = total.set_index("narrative").loc["ukraine-involved"]
+    assert (mixed["documents"], mixed["all_documents"]) == (carrying, DOCUMENTS)

@@ -18,6 +18,7 @@ from narratives.core.store import writer
 from narratives.pipeline import run_pipeline
 from tests import dashboard_db
 from tests.browser import Browser, free_port
+from tests.dashboard_db import DOCUMENTS
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "reports" / "screenshots"
@@ -131,7 +132,7 @@ def test_every_page_renders_its_charts_in_chromium(served, browser):
         assert state["charts"] == charts and state["drawn"] == charts, (name, state)
         assert state["tables"] >= 1, (name, state)
         if name == "provenance":
-            assert state["metrics"][:2] == [str(served[1]["id"]), "13"]
+            assert state["metrics"][:2] == [str(served[1]["id"]), str(DOCUMENTS)]
         if name == "search":
             assert state["metrics"] and int(state["metrics"][0]) > 0
 
@@ -159,7 +160,10 @@ def test_the_pipeline_runs_while_the_dashboard_serves(served, browser, e5):
     with writer(settings.database, 5):
         state = load(browser, base + "provenance", 0,
                      "document.querySelectorAll('[data-testid=\"stMetricValue\"]').length > 0")  # fmt: skip
-        assert state["exceptions"] == 0 and state["metrics"][:2] == [str(first["id"]), "13"]
+        assert state["exceptions"] == 0 and state["metrics"][:2] == [
+            str(first["id"]),
+            str(DOCUMENTS),
+        ]
         state = load(browser, base, 2)
         assert state["exceptions"] == 0 and state["drawn"] == 2
 
@@ -192,4 +196,4 @@ def test_the_pipeline_runs_while_the_dashboard_serves(served, browser, e5):
     state = load(browser, base + "provenance", 0,
                  "document.querySelectorAll('[data-testid=\"stMetricValue\"]').length > 0")  # fmt: skip
     browser.screenshot(SHOTS / "provenance-after-second-run.png")
-    assert state["metrics"][:2] == [str(result["run"]["id"]), "16"], state
+    assert state["metrics"][:2] == [str(result["run"]["id"]), str(DOCUMENTS + 3)], state

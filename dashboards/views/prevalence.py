@@ -88,10 +88,11 @@ if share and not df.empty:
     )
 
 st.subheader("Totals over the selected range")
-cover_total = df.drop_duplicates(["period", "lang"])["all_documents"].sum() if len(df) else 0
-totals = df.groupby("narrative", as_index=False)["documents"].sum()
-totals["all_documents"] = int(cover_total)
-totals["share"] = totals["documents"] / totals["all_documents"].where(totals["all_documents"] > 0)
+# across languages a document counts once (prevalence_daily_all), never a sum over languages
+totals = common.prevalence(snap.database, f, "total", False)
+totals = totals[totals["narrative"].isin(picked)][
+    ["narrative", "documents", "all_documents", "share"]
+]
 st.dataframe(
     totals,
     hide_index=True,

@@ -36,10 +36,18 @@ def test_cli_run_then_query_commands(tmp_path, capsys, data_dir):
     assert "ru_docs" in out and "en_docs" not in out and "2024-03-23" in out
 
     assert main(common + ["search", "Islamic State claimed the attack", "-k", "3"]) == 0
-    assert "score" in capsys.readouterr().out
+    rows = capsys.readouterr().out.splitlines()[2:]  # under the header and its rule
+    assert len(rows) == 3 and {r.split()[1] for r in rows} == {"en", "ru", "uk"}  # one each
 
     assert main(common + ["list"]) == 0
-    assert "isk-responsible" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    # the rule that decided, not the set's cosine threshold (0.84) that the default ignores
+    assert "isk-responsible" in out and "exemplar-head >= 0.5 (probability)" in out
+    assert "0.84" not in out
+    assert main(common + ["show", "isk-responsible"]) == 0
+    out = capsys.readouterr().out
+    assert "decided by: exemplar-head >= 0.5 (probability)" in out
+    assert "cosine threshold 0.84 applies to cosine scorers only" in out
 
     assert main(common + ["show", "nope"]) == 2
     assert "narratives list" in capsys.readouterr().err

@@ -14,11 +14,25 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationError
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
 ENV_PREFIX = "NARRATIVES_"
 NESTED = "__"
+
+
+class SettingsError(ValueError):
+    """A setting with a wrong value or an unknown name, said in one line that names the fix."""
+
+    @classmethod
+    def from_validation(cls, exc: ValidationError) -> SettingsError:
+        problems = []
+        for e in exc.errors():
+            name = ".".join(str(x) for x in e["loc"])
+            env = ENV_PREFIX + NESTED.join(str(x) for x in e["loc"]).upper()
+            got = f" (got {e['input']!r})" if e["type"] != "extra_forbidden" else ""
+            problems.append(f"setting {name} (environment variable {env}): {e['msg']}{got}")
+        return cls("; ".join(problems))
 
 
 def default_set_path() -> Path:
@@ -149,7 +163,7 @@ class Settings(BaseSettings):
     def replace(self, **changes) -> Settings:
         """A copy with the given fields changed (None leaves a field as it is), validated."""
         changes = {k: v for k, v in changes.items() if v is not None}
-        return type(self).model_validate(self.model_dump() | changes)
+        return type(self).from_dict(self.model_dump() | changes)
 
     def to_dict(self) -> dict:
         """Plain JSON types (a Prefect flow parameter must serialise)."""
@@ -161,7 +175,10 @@ class Settings(BaseSettings):
 
     @classmethod
     def from_dict(cls, data: dict) -> Settings:
-        return cls.model_validate(data)
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise SettingsError.from_validation(exc) from None
 
     @classmethod
     def from_env(cls, env: dict | None = None, **overrides) -> Settings:
@@ -173,7 +190,7 @@ class Settings(BaseSettings):
             source.env_vars = {k.lower(): v for k, v in env.items()}
         values = source()
         values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls.model_validate(values)
+        return cls.from_dict(values)
 
     def to_env(self) -> dict[str, str]:
         """The settings as NARRATIVES_* variables, for a child process (the dashboard)."""

@@ -32,7 +32,7 @@ from narratives.evaluation.labelled import LabelledDoc, gold_matrix, load_labell
 from narratives.evaluation.metrics import markdown, metrics
 from narratives.matching import calibration
 from narratives.matching.bank import GENERIC_BACKGROUND, ExemplarBank, active_ids, embed_bank
-from narratives.matching.base import aggregate, score_matrix, scorer_parameters, thresholds_for
+from narratives.matching.base import Scorer, aggregate, get_scorer, score_matrix, scorer_parameters
 from narratives.matching.centring import centring_means
 from narratives.matching.sets import load_set
 from narratives.passages.langid import LANGID
@@ -65,7 +65,7 @@ def embed_documents(
 
 
 def document_scores(
-    doc_vectors: list[np.ndarray], bank: ExemplarBank, order: list[str], scorer: str, how: str,
+    doc_vectors: list[np.ndarray], bank: ExemplarBank, order: list[str], scorer: str | Scorer, how: str,
     doc_langs: list[str] | None = None, lang_means: dict | None = None,
 ) -> np.ndarray:  # fmt: skip
     """(docs x narratives): each document's passage scores aggregated with `how`; with
@@ -115,7 +115,7 @@ def predict(
     train: Features | None = None,
     train_gold: np.ndarray | None = None,
     bank: ExemplarBank | None = None,
-    scorer: str = "max-exemplar",
+    scorer: str | Scorer = "max-exemplar",
     head_c: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray, dict]:
     """(predicted booleans, ranking scores, fitted parameters) for the test documents."""
@@ -203,7 +203,8 @@ def run_eval(
     train_docs = load_labelled(train) if train else None
     embedder = embedder or load_embedder(settings.model, settings.models_dir)
     order = active_ids(nset)
-    defaults = thresholds_for(nset, order, None, settings.scorer, settings)
+    scorer = get_scorer(settings.scorer, settings)
+    defaults = scorer.thresholds(nset, order)
     components = {
         "embedder": settings.model, "splitter": SPLITTER, "langid": LANGID,
         "scorer": settings.scorer, "background": GENERIC_BACKGROUND,
@@ -235,7 +236,7 @@ def run_eval(
                         vecs,
                         bank,
                         order,
-                        settings.scorer,
+                        scorer,
                         aggregation,
                         [d.lang for d in batch],
                         means,
@@ -244,7 +245,7 @@ def run_eval(
                 )
 
             feats, gold = features(docs), gold_matrix(docs, nset, order)
-            kwargs = {"bank": bank, "scorer": settings.scorer, "head_c": head_c}
+            kwargs = {"bank": bank, "scorer": scorer, "head_c": head_c}
             fitted: dict = {}
             if method in LEARNED and train_docs is None:
                 groups = [normalise_text(d.text) for d in docs]

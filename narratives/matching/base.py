@@ -118,11 +118,6 @@ def scorer_parameters(name: str, settings: Settings | None = None) -> dict:
     return {"exemplar_role": EXEMPLAR_ROLE} | get_scorer(name, settings).parameters()
 
 
-def thresholds_for(nset: NarrativeSet, order: list[str], calibrated: dict | None,
-                   scorer: str = "max-exemplar", settings: Settings | None = None) -> np.ndarray:  # fmt: skip
-    return get_scorer(scorer, settings).thresholds(nset, order, calibrated)
-
-
 def score_matrix(
     passage_vectors: np.ndarray,
     bank: ExemplarBank,

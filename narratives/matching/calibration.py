@@ -19,7 +19,7 @@ import numpy as np
 from narratives.core.settings import Settings
 from narratives.core.store import writer
 from narratives.matching.bank import ExemplarBank, active_ids, embed_bank
-from narratives.matching.base import score_matrix
+from narratives.matching.base import Scorer, get_scorer, score_matrix
 from narratives.matching.sets import NarrativeSet
 from narratives.matching.taxonomy import with_thresholds
 from narratives.vectors.step import load_embedder
@@ -58,12 +58,13 @@ def fit_thresholds(
 
 
 def exemplar_thresholds(
-    bank: ExemplarBank, order: list[str], scorer: str, defaults
+    bank: ExemplarBank, order: list[str], scorer: str | Scorer, defaults
 ) -> dict[str, float]:
     """Thresholds from the exemplars alone: each exemplar, with its translations left out of the
     bank, is scored against the rest; it is a positive for its own narrative and a negative for
     the others (background sentences are negatives for all). Descriptions stay in the bank."""
-    if scorer == "exemplar-head":
+    scorer = get_scorer(scorer) if isinstance(scorer, str) else scorer
+    if not scorer.uses_set_thresholds:
         raise ValueError("exemplar-thresholds calibrates cosine scorers; the exemplar head "
                          "is already fitted on the exemplars (its threshold is a probability)")  # fmt: skip
     groups = bank.groups()
@@ -132,4 +133,5 @@ def calibrate_on_exemplars(settings: Settings, nset: NarrativeSet) -> NarrativeS
     with writer(settings.eval_database, settings.lock_wait_s) as con:
         bank, _ = embed_bank(con, nset, embedder)
     defaults = [nset.get(n).threshold for n in order]
-    return with_thresholds(nset, exemplar_thresholds(bank, order, settings.scorer, defaults))
+    scorer = get_scorer(settings.scorer, settings)
+    return with_thresholds(nset, exemplar_thresholds(bank, order, scorer, defaults))

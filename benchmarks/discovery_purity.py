@@ -14,13 +14,13 @@ narrative a cluster that `matches` it (reported with its purity; ok at >= 0.5).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import shutil
 import tempfile
 from pathlib import Path
 
+from narratives.core.settings import ClusteringSettings
 from narratives.core.store import writer
-from narratives.discovery.kmeans import ClusterParams, discover
+from narratives.discovery.step import discover
 
 
 def purity_table(con, clustering_id: int) -> dict[str, dict]:
@@ -72,7 +72,7 @@ def main() -> int:
             ok_all = True
             tally: dict[str, int] = {}
             for seed in args.seeds:
-                summary = discover(con, params=dataclasses.replace(ClusterParams(), seed=seed))
+                summary = discover(con, params=ClusteringSettings(seed=seed))
                 best = purity_table(con, summary["clustering_id"])
                 print(f"\nseed {seed}: {summary['passages']} passages, {summary['k']} consensus clusters, "
                       f"{summary['clusters']} clusters kept ({summary['emerging']} emerging)")  # fmt: skip

@@ -158,8 +158,9 @@ def voxcheck_ceiling(settings, dev, folds: int) -> dict[str, dict]:
     """`linear_probe_accuracy` on VoxCheck: each quote split, embedded and averaged as the
     evaluation does (`narratives.evaluation.run`), labelled with its narrative."""
     from narratives.core.store import writer
-    from narratives.evaluation.run import LabelledDoc, doc_means, embed_documents, eval_database
-    from narratives.pipeline import load_embedder
+    from narratives.evaluation.labelled import LabelledDoc
+    from narratives.evaluation.run import doc_means, embed_documents, eval_database
+    from narratives.vectors.step import load_embedder
 
     rows = [r for r in read_jsonl(dev) if r["lang"] in VOX_LANGS]
     docs = [LabelledDoc(r["id"], r["text"], r["lang"], ()) for r in rows]
@@ -178,8 +179,8 @@ def bitext_top1(settings, rows, src: str, tgt: str) -> float:
     e5 is used symmetrically: "query: " on both sides."""
     from narratives.core.store import writer
     from narratives.evaluation.run import eval_database
-    from narratives.pipeline import load_embedder
     from narratives.vectors import store as vector_store
+    from narratives.vectors.step import load_embedder
 
     embedder = load_embedder(settings.model)
     with writer(eval_database(settings), settings.lock_wait_s) as con:

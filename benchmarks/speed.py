@@ -228,7 +228,7 @@ def bench_prevalence(args, work: Path) -> None:
     note = f"{sizes['passages']:,} passages; store filled in {fill:.0f}s"
     view = {}
     with reader(db) as con:  # no rollup yet: the live view, as before this change
-        assert rollup.prevalence_source(con) == rollup.VIEW
+        assert rollup.prevalence_source(con) == rollup.LIVE
         for by in ("week", "day"):
             view[by] = _best_of(lambda by=by: prevalence(con, by))
             row("prevalence", f"live view --by {by}, {label}", round(view[by], 3), "s", note=note)

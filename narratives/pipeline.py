@@ -72,13 +72,9 @@ def recorded_run(settings: Settings, kind: str = "pipeline") -> Iterator[RunReco
         parameters=parameters(settings),
         set_id=nset.id,
         set_version=nset.version,
-        on_success=partial(_publish, settings) if kind == "pipeline" else None,
+        on_success=partial(publish_snapshot, settings) if kind == "pipeline" else None,
     ) as run:
         yield run
-
-
-def _publish(settings: Settings, con, run_id: int) -> None:
-    publish_snapshot(settings, con, run_id)
 
 
 def run_pipeline(settings: Settings, embedder: Embedder | None = None) -> dict:

@@ -19,6 +19,7 @@ cross-validation over the evaluated documents (each fold predicted by a model th
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -218,65 +219,64 @@ def run_eval(
         "cv_folds": folds if not train else 0, "doc_head_c": head_c,
         "centre_on": str(centre_on) if centre_on else None,
     }  # fmt: skip
-    with writer(eval_database(settings), settings.lock_wait_s) as con:
-        run_id = runs.start_run(
-            con, "eval", components=components, parameters=parameters,
+    with (
+        writer(eval_database(settings), settings.lock_wait_s) as con,
+        # the evaluation holds its database for its whole length: the record shares that connection
+        runs.run_record(
+            lambda: nullcontext(con), "eval", components=components, parameters=parameters,
             model_id=embedder.model_id, set_id=nset.id, set_version=nset.version,
-        )  # fmt: skip
-        try:
-            bank, _ = embed_bank(con, nset, embedder)
-            means = centring_means(con, embedder, centre_on) if centre_on else None
+        ) as run,
+    ):  # fmt: skip
+        run_id = run.id
+        bank, _ = embed_bank(con, nset, embedder)
+        means = centring_means(con, embedder, centre_on) if centre_on else None
 
-            def features(batch):
-                vecs = embed_documents(
-                    con, embedder, batch, settings.max_passage_words, settings.progress
-                )
-                return Features(
-                    document_scores(
-                        vecs,
-                        bank,
-                        order,
-                        scorer,
-                        aggregation,
-                        [d.lang for d in batch],
-                        means,
-                    ),  # fmt: skip
-                    doc_means(vecs, embedder.dim),
-                )
+        def features(batch):
+            vecs = embed_documents(
+                con, embedder, batch, settings.max_passage_words, settings.progress
+            )
+            return Features(
+                document_scores(
+                    vecs,
+                    bank,
+                    order,
+                    scorer,
+                    aggregation,
+                    [d.lang for d in batch],
+                    means,
+                ),  # fmt: skip
+                doc_means(vecs, embedder.dim),
+            )
 
-            feats, gold = features(docs), gold_matrix(docs, nset, order)
-            kwargs = {"bank": bank, "scorer": scorer, "head_c": head_c}
-            fitted: dict = {}
-            if method in LEARNED and train_docs is None:
-                groups = [normalise_text(d.text) for d in docs]
-                pred, rank = cross_validated(
-                    method, feats, gold, order, defaults, folds, groups=groups, **kwargs
-                )
-            else:
-                tr = features(train_docs) if train_docs else None
-                tg = gold_matrix(train_docs, nset, order) if train_docs else None
-                pred, rank, fitted = predict(
-                    method, feats, order, defaults, train=tr, train_gold=tg, **kwargs
-                )
-            report = {
-                "run_id": run_id, "data": str(data), "set": f"{nset.id}@{nset.version}",
-                "model_id": embedder.model_id, "scorer": settings.scorer,
-                "aggregation": aggregation, "method": method,
-                "trained_on": str(train) if train else (f"{folds}-fold CV" if method in LEARNED else None),
-                "fitted": fitted, "metrics": metrics(docs, gold, pred, rank, order),
-            }  # fmt: skip
-            out = Path(out_dir) if out_dir else settings.home / "reports"
-            out.mkdir(parents=True, exist_ok=True)
-            (out / f"eval-{run_id}.json").write_text(json.dumps(report, indent=1), "utf-8")
-            (out / f"eval-{run_id}.md").write_text(markdown(report), "utf-8")
-            report["paths"] = [str(out / f"eval-{run_id}.md"), str(out / f"eval-{run_id}.json")]
-            headline = {
-                name: {k: m[k] for k in ("documents", "macro_f1", "micro_f1", "samples_f1", "top1_accuracy")}
-                for name, m in report["metrics"].items()
-            }  # fmt: skip
-            runs.update_run(con, run_id, counts={"documents": len(docs), "metrics": headline})
-            runs.finish_run(con, run_id, "ok")
-        except BaseException as exc:
-            runs.finish_run(con, run_id, "failed", exc)
-            raise
+        feats, gold = features(docs), gold_matrix(docs, nset, order)
+        kwargs = {"bank": bank, "scorer": scorer, "head_c": head_c}
+        fitted: dict = {}
+        if method in LEARNED and train_docs is None:
+            groups = [normalise_text(d.text) for d in docs]
+            pred, rank = cross_validated(
+                method, feats, gold, order, defaults, folds, groups=groups, **kwargs
+            )
+        else:
+            tr = features(train_docs) if train_docs else None
+            tg = gold_matrix(train_docs, nset, order) if train_docs else None
+            pred, rank, fitted = predict(
+                method, feats, order, defaults, train=tr, train_gold=tg, **kwargs
+            )
+        report = {
+            "run_id": run_id, "data": str(data), "set": f"{nset.id}@{nset.version}",
+            "model_id": embedder.model_id, "scorer": settings.scorer,
+            "aggregation": aggregation, "method": method,
+            "trained_on": str(train) if train else (f"{folds}-fold CV" if method in LEARNED else None),
+            "fitted": fitted, "metrics": metrics(docs, gold, pred, rank, order),
+        }  # fmt: skip
+        out = Path(out_dir) if out_dir else settings.home / "reports"
+        out.mkdir(parents=True, exist_ok=True)
+        (out / f"eval-{run_id}.json").write_text(json.dumps(report, indent=1), "utf-8")
+        (out / f"eval-{run_id}.md").write_text(markdown(report), "utf-8")
+        report["paths"] = [str(out / f"eval-{run_id}.md"), str(out / f"eval-{run_id}.json")]
+        headline = {
+            name: {k: m[k] for k in ("documents", "macro_f1", "micro_f1", "samples_f1", "top1_accuracy")}
+            for name, m in report["metrics"].items()
+        }  # fmt: skip
+        runs.update_run(con, run_id, counts={"documents": len(docs), "metrics": headline})
     return report

@@ -119,6 +119,11 @@ class Settings(BaseSettings):
     head_suggest_band: float = Field(0.2, ge=0, lt=1)
     head_c: PositiveFloat = 10.0
     knn_k: PositiveInt = 5  # knn-vote: neighbours that vote (3/5/8 measured on VoxCheck)
+    # event scope (narratives.matching.scope): a passage is about the set's event at this
+    # probability of its event head (or when it names a key term)
+    scope_threshold: float = Field(0.5, gt=0, lt=1)
+    # stance (narratives.matching.stance): C of the stance head's logistic regression
+    stance_c: PositiveFloat = 1.0
     relative_offset: float = 0.85  # relative: keeps its scores in the range of cosines
     # discovery and alerts
     clustering: ClusteringSettings = ClusteringSettings()

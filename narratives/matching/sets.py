@@ -18,8 +18,10 @@ import yaml
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 LANG = re.compile(r"^[a-z]{2,3}$")
-SET_KEYS = {"id", "title", "description", "event_date", "narratives", "background"}
-NARRATIVE_KEYS = {"id", "label", "description", "threshold", "exemplars", "status"}
+SET_KEYS = {"id", "title", "description", "event_date", "event", "narratives", "background"}
+NARRATIVE_KEYS = {"id", "label", "description", "threshold", "exemplars", "counter_exemplars",
+                  "status"}  # fmt: skip
+EVENT_KEYS = {"description", "start", "end", "terms"}
 STATUSES = {"active", "draft"}
 
 
@@ -37,6 +39,8 @@ class Narrative:
     threshold: float
     exemplars: dict[str, tuple[str, ...]]
     status: str = "active"
+    # denials and debunks of the narrative, by language: what refuting it looks like (stance)
+    counter_exemplars: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def version(self) -> str:
@@ -50,8 +54,33 @@ class Narrative:
             "threshold": self.threshold,
             "exemplars": {lang: list(texts) for lang, texts in self.exemplars.items()},
         }
+        if self.counter_exemplars:
+            out["counter_exemplars"] = {k: list(v) for k, v in self.counter_exemplars.items()}
         if self.status != "active":
             out["status"] = self.status
+        return out
+
+
+@dataclass(frozen=True)
+class Event:
+    """The event a set is about: what a document must be about for its narratives to count.
+
+    `terms` are key terms and names by language, matched case-insensitively at the start of a
+    word (so `Крокус` also finds `Крокусе`); `start`/`end` bound the publication dates."""
+
+    description: str
+    start: dt.date | None = None
+    end: dt.date | None = None
+    terms: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        out: dict = {"description": self.description}
+        if self.start:
+            out["start"] = self.start.isoformat()
+        if self.end:
+            out["end"] = self.end.isoformat()
+        if self.terms:
+            out["terms"] = {lang: list(t) for lang, t in self.terms.items()}
         return out
 
 
@@ -66,6 +95,7 @@ class NarrativeSet:
     # neutral coverage of the set's topic, by language: what a passage carrying none of the
     # narratives looks like. A passage closer to it than to a narrative is not matched to that one.
     background: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    event: Event | None = None  # without one, every document is in scope
 
     @property
     def version(self) -> str:
@@ -86,6 +116,8 @@ class NarrativeSet:
             out["description"] = self.description
         if self.event_date:
             out["event_date"] = self.event_date.isoformat()
+        if self.event:
+            out["event"] = self.event.to_dict()
         out["narratives"] = [n.to_dict() for n in self.narratives]
         if self.background:
             out["background"] = {lang: list(texts) for lang, texts in self.background.items()}
@@ -120,14 +152,7 @@ def parse_set(data, path: str | Path = "<set>") -> NarrativeSet:
     _no_unknown(path, "top level", data, SET_KEYS)
     set_id = _slug(path, "id", data.get("id"))
     title = _text(path, "title", data.get("title"))
-    event_date = data.get("event_date")
-    if event_date is not None and not isinstance(event_date, dt.date):
-        try:
-            event_date = dt.date.fromisoformat(str(event_date))
-        except ValueError:
-            raise DefinitionError(
-                path, "event_date", f"{event_date!r} is not a date like 2024-03-22"
-            ) from None
+    event_date = _date(path, "event_date", data.get("event_date"))
     items = data.get("narratives")
     if not isinstance(items, list) or not items:
         raise DefinitionError(path, "narratives", "must be a non-empty list of narratives")
@@ -138,7 +163,9 @@ def parse_set(data, path: str | Path = "<set>") -> NarrativeSet:
             raise DefinitionError(path, f"narratives[{i}].id", f"{n.id!r} appears twice")
         seen.add(n.id)
     background = _by_language(path, "background", data.get("background") or {})
+    event = _event(path, data["event"]) if data.get("event") is not None else None
     return NarrativeSet(
+        event=event,
         id=set_id,
         background=background,
         title=title,
@@ -171,13 +198,44 @@ def _narrative(path, where: str, item) -> Narrative:
             path, f"{where}.status", f"must be one of {sorted(STATUSES)}, got {status!r}"
         )
     exemplars = _by_language(path, f"{where}.exemplars", item.get("exemplars") or {})
+    counter = _by_language(path, f"{where}.counter_exemplars", item.get("counter_exemplars") or {})
     return Narrative(
+        counter_exemplars=counter,
         id=nid,
         label=_text(path, f"{where}.label", item.get("label")),
         description=_text(path, f"{where}.description", item.get("description")),
         threshold=float(threshold),
         exemplars=exemplars,
         status=status,
+    )
+
+
+def _date(path, where: str, value) -> dt.date | None:
+    if value is None or (isinstance(value, dt.date) and not isinstance(value, dt.datetime)):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise DefinitionError(path, where, f"{value!r} is not a date like 2024-03-22") from None
+
+
+def _event(path, raw) -> Event:
+    if not isinstance(raw, dict):
+        raise DefinitionError(
+            path, "event", "must be a mapping with description, start, end, terms"
+        )
+    _no_unknown(path, "event", raw, EVENT_KEYS)
+    start, end = (
+        _date(path, "event.start", raw.get("start")),
+        _date(path, "event.end", raw.get("end")),
+    )
+    if start and end and end < start:
+        raise DefinitionError(path, "event.end", f"{end} is before the start {start}")
+    return Event(
+        description=_text(path, "event.description", raw.get("description")),
+        start=start,
+        end=end,
+        terms=_by_language(path, "event.terms", raw.get("terms") or {}),
     )
 
 

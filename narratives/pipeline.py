@@ -23,6 +23,7 @@ from narratives.core.store import writer
 from narratives.discovery.step import cluster_step
 from narratives.ingest.dedup import DEDUP
 from narratives.ingest.step import ingest_step
+from narratives.matching import judges
 from narratives.matching.bank import GENERIC_BACKGROUND
 from narratives.matching.base import AGGREGATION, scorer_parameters
 from narratives.matching.sets import load_set
@@ -47,7 +48,7 @@ def components(settings: Settings) -> dict:
         "aggregation": AGGREGATION,
         "index": f"faiss-flat-ip, ivf-flat-ip past {IVF_THRESHOLD}",
         "dedup": DEDUP,
-    }
+    } | judges.components()
 
 
 def parameters(settings: Settings) -> dict:
@@ -56,6 +57,7 @@ def parameters(settings: Settings) -> dict:
     return (
         {k: getattr(settings, k) for k in keys}
         | scorer_parameters(settings.scorer, settings)
+        | judges.parameters(settings)
         | {"sources": str(settings.sources) if settings.sources else None}
     )
 

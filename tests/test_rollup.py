@@ -36,7 +36,8 @@ def test_prevalence_reads_the_rollup_until_the_matches_change(mini_settings, has
     # an analyst's change made outside the pipeline: the rollup is stale and is not used
     with writer(mini_settings.database) as con:
         con.execute(
-            "UPDATE matches SET decision = 'confirmed' WHERE passage_id = ? AND narrative_id = ?",
+            "UPDATE matches SET decision = 'confirmed', stance = 'asserts' "
+            "WHERE passage_id = ? AND narrative_id = ?",
             [pid, nid],
         )
     with reader(mini_settings.database) as con:

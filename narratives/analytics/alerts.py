@@ -15,7 +15,7 @@ def _daily_counts(con, subject_kind: str) -> list[tuple]:
     if subject_kind == "narrative":
         hits = (
             "SELECT narrative_id AS subject, day, lang, count(DISTINCT document_id) AS matched "
-            "FROM live_matches WHERE decision = 'confirmed' GROUP BY ALL"
+            "FROM live_matches WHERE carries GROUP BY ALL"
         )
     else:
         hits = (

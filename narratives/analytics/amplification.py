@@ -11,7 +11,7 @@ def amplifiers(con, narrative: str | None = None) -> list[dict]:
     forward others), from reprint edges and Telegram forwards. With a narrative, only edges
     whose source document carries it (a reprint's passages are not stored again: the narrative
     is the original's; a forward's is the forwarding post's own)."""
-    carries = "SELECT DISTINCT document_id FROM live_matches WHERE decision = 'confirmed' AND narrative_id = $n"
+    carries = "SELECT DISTINCT document_id FROM live_matches WHERE carries AND narrative_id = $n"
     edges = con.execute(
         f"""WITH edges AS (
               SELECT o.outlet_id AS source, r2.outlet_id AS copier, r.delay_seconds, 'reprint' AS via,

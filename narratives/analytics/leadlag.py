@@ -15,7 +15,7 @@ def first_appearances(con, narrative: str) -> list[tuple]:
     rows = con.execute(
         """SELECT lang, coalesce(outlet_kind, 'unknown') AS kind, min(published_at) AS first,
                   arg_min(outlet, published_at) AS outlet, count(DISTINCT document_id) AS docs
-           FROM live_matches WHERE narrative_id = ? AND decision = 'confirmed'
+           FROM live_matches WHERE narrative_id = ? AND carries
            GROUP BY ALL ORDER BY first""",
         [narrative],
     ).fetchall()
@@ -31,7 +31,7 @@ def daily_shares(con, narrative: str) -> tuple[list[dt.date], dict[str, np.ndarr
         """WITH totals AS (SELECT day, lang, sum(total_documents) AS total FROM coverage_daily
                            GROUP BY ALL),
                 hits AS (SELECT day, lang, count(DISTINCT document_id) AS matched FROM live_matches
-                         WHERE narrative_id = ? AND decision = 'confirmed' GROUP BY ALL)
+                         WHERE narrative_id = ? AND carries GROUP BY ALL)
            SELECT t.day, t.lang, coalesce(h.matched, 0) / t.total
            FROM totals t LEFT JOIN hits h USING (day, lang) ORDER BY t.day""",
         [narrative],

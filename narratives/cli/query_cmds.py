@@ -17,7 +17,25 @@ def register(sub, add_common) -> None:
     p.add_argument(
         "--outlet-kind", help="state-media, independent, ukrainian, international, telegram"
     )
+    p.add_argument("--of", choices=["event", "all"], default="event",
+                   help="share of the documents about the set's event (default), or of all "
+                   "documents (attention)")  # fmt: skip
     p.set_defaults(func=cmd_prevalence)
+
+    p = sub.add_parser(
+        "contested", help="who asserts, refutes or reports each narrative, per period and language"
+    )
+    add_common(p)
+    p.add_argument("--by", choices=["day", "week", "total"], default="week")
+    p.add_argument("--narrative", help="one narrative id")
+    p.set_defaults(func=cmd_contested)
+
+    p = sub.add_parser(
+        "coverage", help="the event's own volume over time: documents about it, of all documents"
+    )
+    add_common(p)
+    p.add_argument("--by", choices=["day", "week", "total"], default="week")
+    p.set_defaults(func=cmd_coverage)
 
     p = sub.add_parser(
         "search", help="cross-lingual search: passages nearest to free text in any language"
@@ -57,12 +75,46 @@ def cmd_prevalence(args, settings) -> int:
     from narratives.prevalence.queries import prevalence
 
     with reader(settings.database) as con:
-        headers, rows = prevalence(con, args.by, args.narrative, args.lang, args.outlet_kind)
+        headers, rows = prevalence(con, args.by, args.narrative, args.lang, args.outlet_kind,
+                                   args.of)  # fmt: skip
+    of = "about the event" if args.of == "event" else "(all coverage)"
     print(
-        "documents carrying each narrative (docs), their share of that period's documents in the "
-        "language (pct) and its 95% Wilson interval (ci95, percent)"
+        "documents carrying each narrative (docs: a passage confirmed, in scope, asserting it), "
+        f"their share of that period's documents {of} in the language (pct) and its 95% Wilson "
+        "interval (ci95, percent); all_*: across languages, a document once"
     )
     print(table(headers, rows))
+    return 0
+
+
+def cmd_contested(args, settings) -> int:
+    from narratives.core.store import reader
+    from narratives.prevalence.queries import Filters, contested
+
+    f = Filters(narratives=(args.narrative,) if args.narrative else ())
+    with reader(settings.database) as con:
+        rows = contested(con, f, args.by).to_pylist()
+    cells: dict[tuple, dict] = {}
+    for r in rows:
+        key = ("all" if args.by == "total" else r["period"], r["narrative_id"], r["stance"])
+        cells.setdefault(key, {})[r["lang"] or "all"] = r["documents"]
+    langs = [*TRACKED, "all"]
+    print("documents with a confirmed, in-scope passage per narrative and stance "
+          "(asserts is what prevalence counts; all: across languages, a document once)")  # fmt: skip
+    print(table(["period", "narrative_id", "stance", *langs],
+                [(*k, *(v.get(lang, 0) for lang in langs)) for k, v in cells.items()]))  # fmt: skip
+    return 0
+
+
+def cmd_coverage(args, settings) -> int:
+    from narratives.core.store import reader
+    from narratives.prevalence.queries import coverage
+
+    with reader(settings.database) as con:
+        rows = coverage(con, by=args.by).to_pylist()
+    print("documents per period and language, those about the live set's event, and its share")
+    print(table(["period", "lang", "documents", "event_documents", "event_share"],
+                [(r["period"] or "all", *list(r.values())[1:]) for r in rows]))  # fmt: skip
     return 0
 
 
@@ -110,10 +162,10 @@ def cmd_show(args, settings) -> int:
     print(d["description"])
     print("\nexemplars:")
     print(table(["lang", "text"], d["exemplars"], max_width=110))
-    print("\nstrongest evidence:")
+    print("\nstrongest evidence (asserting first; `refutes` and `reports` passages do not count):")
     print(
         table(
-            ["lang", "score", "margin", "outlet", "date", "passage", "url"],
+            ["stance", "lang", "score", "margin", "outlet", "date", "passage", "url"],
             d["evidence"],
             max_width=80,
         )

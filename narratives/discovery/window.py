@@ -36,7 +36,8 @@ def load_window(con, model_id: str, start=None, end=None, scope: str = "all") ->
         raise ValueError(f"scope must be one of {SCOPES}, not {scope!r}")
     residual = (
         "AND NOT EXISTS (SELECT 1 FROM live_matches m WHERE m.passage_id = f.passage_id "
-        "AND m.decision IN ('confirmed', 'suggested'))"
+        "AND m.decision IN ('confirmed', 'suggested')) AND EXISTS (SELECT 1 FROM document_scope s "
+        "WHERE s.document_id = f.document_id AND s.in_scope)"
         if scope == "residual"
         else ""
     )

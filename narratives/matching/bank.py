@@ -41,11 +41,15 @@ class ExemplarBank:
             ids.append(n.id)
             langs.append("en")  # descriptions are written in English by convention
             texts.append(n.description)
-            for lang, examples in n.exemplars.items():
-                for t in examples:
-                    ids.append(n.id)
-                    langs.append(lang)
-                    texts.append(t)
+            # counter-exemplars speak of the narrative too (to deny it): a refutation is matched
+            # to the narrative it refutes, and its stance (narratives.matching.stance) keeps it
+            # from being counted as carrying it
+            for group in (n.exemplars, n.counter_exemplars):
+                for lang, examples in group.items():
+                    for t in examples:
+                        ids.append(n.id)
+                        langs.append(lang)
+                        texts.append(t)
         for background in (nset.background, generic_background()):
             for lang, examples in background.items():
                 for t in examples:

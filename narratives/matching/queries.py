@@ -73,7 +73,7 @@ def narratives_overview(con) -> tuple[list[str], list[tuple]]:
                count(DISTINCT m.passage_id) AS passages
         FROM rules n
         LEFT JOIN live_matches m ON m.set_id = n.set_id AND m.narrative_id = n.narrative_id
-             AND m.decision = 'confirmed'
+             AND m.carries
         GROUP BY ALL ORDER BY n.set_id, n.narrative_id
         """
     )
@@ -98,12 +98,15 @@ def narrative_detail(con, narrative_id: str, per_lang: int = 3) -> dict:
         "SELECT lang, text FROM exemplars WHERE set_id = ? AND set_version = ? AND narrative_id = ? ORDER BY lang, seq",
         [set_id, version, narrative_id],
     ).fetchall()
+    # asserting evidence first, then what refutes it and what only reports it
     evidence = con.execute(
         """
-        SELECT lang, score, margin, outlet, CAST(published_at AS DATE) AS day, passage_text, url
-        FROM (SELECT *, row_number() OVER (PARTITION BY lang ORDER BY score DESC) AS r
+        SELECT stance, lang, score, margin, outlet, CAST(published_at AS DATE) AS day,
+               passage_text, url
+        FROM (SELECT *, row_number() OVER (PARTITION BY stance, lang ORDER BY score DESC) AS r
               FROM live_matches WHERE narrative_id = ? AND decision = 'confirmed')
-        WHERE r <= ? ORDER BY lang, score DESC
+        WHERE r <= ?
+        ORDER BY list_position(['asserts', 'refutes', 'reports'], stance), lang, score DESC
         """,
         [narrative_id, per_lang],
     ).fetchall()
@@ -142,19 +145,18 @@ def gold_agreement(con, set_id: str | None = None) -> list[Agreement]:
     narratives = [r[0] for r in con.execute(
         "SELECT narrative_id FROM narratives WHERE set_id = ? AND set_version = ? ORDER BY 1", [set_id, version]
     ).fetchall()]  # fmt: skip
+    # a document carries a narrative when a passage is confirmed for it, in scope, and asserts
+    # it (live_matches gives a reprint its original's passages)
     docs = con.execute(
         """
         SELECT d.id, d.gold_labels,
                list(DISTINCT m.narrative_id) FILTER (WHERE m.narrative_id IS NOT NULL) AS predicted
         FROM documents d
-        LEFT JOIN reprints r ON r.reprint_id = d.id  -- a reprint carries its original's passages
-        LEFT JOIN passages p ON p.document_id = coalesce(r.original_id, d.id)
-        LEFT JOIN matches m ON m.passage_id = p.id AND m.set_id = ? AND m.set_version = ?
-             AND m.model_id = ? AND m.decision = 'confirmed'
+        LEFT JOIN live_matches m ON m.document_id = d.id AND m.set_id = ? AND m.carries
         WHERE d.gold_labels IS NOT NULL
         GROUP BY d.id, d.gold_labels
         """,
-        [set_id, version, model_id],
+        [set_id],
     ).fetchall()
     if not docs:
         raise LookupError(
@@ -172,7 +174,7 @@ def gold_agreement(con, set_id: str | None = None) -> list[Agreement]:
     return out
 
 
-TIERS = ("confirmed", "suggested", "rejected")
+TIERS = ("confirmed", "suggested", "rejected", "out-of-scope")
 
 
 def evidence(con, f, narratives=None, outlets=None, tiers=("confirmed",), limit: int = 5000):
@@ -186,7 +188,7 @@ def evidence(con, f, narratives=None, outlets=None, tiers=("confirmed",), limit:
         "limit": int(limit),
     }
     return con.sql(
-        """SELECT narrative_id AS narrative, decision AS tier, score, margin, lang, outlet,
+        """SELECT narrative_id AS narrative, decision AS tier, score, margin, stance, lang, outlet,
                   outlet_kind, day, passage_text AS passage, url, title,
                   exemplar_text AS nearest_exemplar, exemplar_lang, rank, passage_id, document_id
            FROM live_matches

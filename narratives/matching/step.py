@@ -17,6 +17,7 @@ from narratives.core.settings import Settings
 from narratives.core.store import transaction, writer
 from narratives.matching.bank import embed_bank
 from narratives.matching.base import get_scorer
+from narratives.matching.judges import Judgement, Judges
 from narratives.matching.sets import NarrativeSet, load_set
 from narratives.vectors import store as vector_store
 from narratives.vectors.step import load_embedder
@@ -63,8 +64,9 @@ def match_step(settings: Settings, run_id: int, embedder: Embedder | None = None
     with writer(settings.database, settings.lock_wait_s) as con:
         register_set(con, nset)
         bank, exemplars_new = embed_bank(con, nset, embedder)
+        judges, judges_new = Judges.fit(con, nset, embedder, settings)
         todo = con.execute(
-            "SELECT p.id, p.text_hash FROM passages p "
+            "SELECT p.id, p.text_hash, p.text FROM passages p "
             "JOIN embeddings e ON e.text_hash = p.text_hash AND e.model_id = $model "
             "WHERE NOT EXISTS (SELECT 1 FROM matches m WHERE m.passage_id = p.id AND m.set_id = $set "
             "AND m.set_version = $version AND m.model_id = $model) ORDER BY p.id",
@@ -72,24 +74,28 @@ def match_step(settings: Settings, run_id: int, embedder: Embedder | None = None
         ).fetchall()
         for start in range(0, len(todo), MATCH_CHUNK):
             chunk = todo[start : start + MATCH_CHUNK]
-            vectors = vector_store.get(con, embedder.model_id, [h for _, h in chunk])
+            ids, texts = [pid for pid, _, _ in chunk], [t for _, _, t in chunk]
+            vectors = vector_store.get(con, embedder.model_id, [h for _, h, _ in chunk])
             decisions = scorer.decide(vectors, bank, nset, top_k=settings.top_k_matches)
-            written += _insert_matches(
-                con, [pid for pid, _ in chunk], decisions, nset, embedder.model_id, run_id
-            )
+            judged = judges.judge(vectors, texts)
+            with transaction(con):
+                written += _insert_matches(con, ids, decisions, judged, nset, embedder.model_id,
+                                           run_id)  # fmt: skip
+                _insert_scope(con, ids, judged, judges.threshold, nset, embedder.model_id, run_id)
         con.execute(
             "INSERT OR REPLACE INTO matchings (set_id, set_version, model_id, run_id, updated_at) "
             "VALUES (?, ?, ?, ?, current_timestamp)",
             [nset.id, nset.version, embedder.model_id, run_id],
         )
-        confirmed = con.execute(
-            "SELECT count(*) FROM matches WHERE run_id = ? AND decision = 'confirmed'", [run_id]
-        ).fetchall()[0][0]
+        confirmed = dict(con.execute(
+            "SELECT coalesce(stance, 'asserts'), count(*) FROM matches WHERE run_id = ? "
+            "AND decision = 'confirmed' GROUP BY 1", [run_id]).fetchall())  # fmt: skip
         counts = {
             "passages_matched": len(todo),
             "matches_new": written,
-            "confirmed_new": confirmed,
-            "exemplar_embeddings_new": exemplars_new,
+            "confirmed_new": sum(confirmed.values()),
+            "confirmed_new_by_stance": confirmed,
+            "exemplar_embeddings_new": exemplars_new + judges_new,
         }
         runs.update_run(
             con, run_id, counts=counts, timings={"match_s": time.perf_counter() - started},
@@ -100,19 +106,22 @@ def match_step(settings: Settings, run_id: int, embedder: Embedder | None = None
         len(todo),
         nset.id,
         nset.version,
-        confirmed,
+        sum(confirmed.values()),
     )
     return counts
 
 
 def _insert_matches(
-    con, passage_ids, decisions, nset: NarrativeSet, model_id: str, run_id: int
+    con, passage_ids, decisions, judged: Judgement, nset: NarrativeSet, model_id: str, run_id: int
 ) -> int:
     cols: dict[str, list] = {k: [] for k in ("passage_id", "narrative_id", "rank", "score", "threshold",
-                                             "exemplar_text", "exemplar_lang", "margin", "decision")}  # fmt: skip
-    for pid, row in zip(passage_ids, decisions, strict=True):
+                                             "exemplar_text", "exemplar_lang", "margin", "decision",
+                                             "stance", "stance_score")}  # fmt: skip
+    for i, (pid, row) in enumerate(zip(passage_ids, decisions, strict=True)):
         for d in row:
             cols["passage_id"].append(pid)
+            cols["stance"].append(judged.stances[i])
+            cols["stance_score"].append(float(judged.stance_scores[i]))
             for key in ("narrative_id", "rank", "score", "threshold", "exemplar_text", "exemplar_lang",
                         "margin", "decision"):  # fmt: skip
                 cols[key].append(getattr(d, key))
@@ -133,3 +142,22 @@ def _insert_matches(
     finally:
         con.unregister("_matches")
     return n
+
+
+def _insert_scope(con, passage_ids, judged: Judgement, threshold, nset, model_id, run_id) -> None:
+    """One passage_scope row per passage: key-term hit and event score (document_scope decides)."""
+    n, scores = len(passage_ids), judged.event_scores
+    table = pa.table({
+        "passage_id": pa.array(passage_ids, pa.int64()),
+        "set_id": [nset.id] * n, "set_version": [nset.version] * n, "model_id": [model_id] * n,
+        "term_hit": pa.array(judged.term_hits.tolist(), pa.bool_()),
+        "event_score": pa.nulls(n, pa.float64()) if scores is None
+        else pa.array(scores.tolist(), pa.float64()),
+        "threshold": pa.array([threshold] * n, pa.float64()),
+        "run_id": pa.array([run_id] * n, pa.int64()),
+    })  # fmt: skip
+    con.register("_scope", table)
+    try:
+        con.execute("INSERT OR REPLACE INTO passage_scope BY NAME SELECT * FROM _scope")
+    finally:
+        con.unregister("_scope")

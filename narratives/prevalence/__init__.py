@@ -12,4 +12,5 @@ TABLES: tuple[str, ...] = (
     "prevalence_weekly_all",
     "prevalence_rollup",
     "rollup_state",
+    "stance_daily",
 )

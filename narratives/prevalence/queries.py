@@ -55,11 +55,18 @@ def _sql(con, sql: str, params: dict):
     return con.sql(sql, params=used).to_arrow_table()
 
 
-def prevalence_rows(con, f: Filters = Filters(), by: str = "week", split_lang: bool = True):
-    """Documents (and passages) carrying each narrative per period, with the denominators and
-    the document share's 95% Wilson interval, as an Arrow table with the columns
-    period, narrative_id, lang, matched_documents, total_documents, matched_passages,
-    total_passages, share, share_lo, share_hi.
+OF = {"event": "event", "all": "total"}  # denominators: the event's coverage, or all coverage
+
+
+def prevalence_rows(con, f: Filters = Filters(), by: str = "week", split_lang: bool = True,
+                    of: str = "event"):  # fmt: skip
+    """Documents (and passages) carrying each narrative per period (confirmed, in the event's
+    scope, asserting it), with the denominators and the document share's 95% Wilson interval,
+    as an Arrow table with the columns period, narrative_id, lang, matched_documents,
+    total_documents, matched_passages, total_passages, share, share_lo, share_hi.
+
+    of: the denominator: `event`, the documents about the set's event (the default: what share
+    of the event's coverage carries it), or `all`, every document (attention).
 
     split_lang: one row per language (those of `f.langs`, else every language), where a
     document with passages in two languages counts in both; otherwise one row per period with
@@ -67,6 +74,9 @@ def prevalence_rows(con, f: Filters = Filters(), by: str = "week", split_lang: b
     languages is applied to the totals by summing the chosen languages' rows."""
     if by not in PERIODS:
         raise ValueError(f"period must be day, week or total, not {by!r}")
+    if of not in OF:
+        raise ValueError(f"--of must be event or all, not {of!r}")
+    d = OF[of]
     params = f.params() | {"label": "+".join(sorted(f.langs))}
     if split_lang or f.langs:
         langs = "lang <> 'all' AND ($langs IS NULL OR list_contains($langs, lang))"
@@ -76,23 +86,23 @@ def prevalence_rows(con, f: Filters = Filters(), by: str = "week", split_lang: b
     sql = f"""
         SELECT {PERIODS[by]} AS period, narrative_id, {lang_col} AS lang,
                sum(matched_documents)::BIGINT AS matched_documents,
-               sum(total_documents)::BIGINT AS total_documents,
+               sum({d}_documents)::BIGINT AS total_documents,
                sum(matched_passages)::BIGINT AS matched_passages,
-               sum(total_passages)::BIGINT AS total_passages,
-               sum(matched_documents) / nullif(sum(total_documents), 0) AS share,
-               wilson_lo(sum(matched_documents), sum(total_documents)) AS share_lo,
-               wilson_hi(sum(matched_documents), sum(total_documents)) AS share_hi
+               sum({d}_passages)::BIGINT AS total_passages,
+               sum(matched_documents) / nullif(sum({d}_documents), 0) AS share,
+               wilson_lo(sum(matched_documents), sum({d}_documents)) AS share_lo,
+               wilson_hi(sum(matched_documents), sum({d}_documents)) AS share_hi
         FROM {prevalence_source(con)} WHERE {langs} AND {WHERE}
         GROUP BY ALL ORDER BY period, narrative_id, lang"""
     return _sql(con, sql, params)
 
 
 def prevalence(con, by: str = "week", narrative: str | None = None, lang: str | None = None,
-               outlet_kind: str | None = None) -> tuple[list[str], list[tuple]]:  # fmt: skip
+               outlet_kind: str | None = None, of: str = "event") -> tuple[list[str], list[tuple]]:  # fmt: skip
     """The CLI's table: per period and narrative, the documents carrying it in each tracked
-    language (docs), their share of that period's documents in the language (pct) and its 95%
-    Wilson interval (ci95, percent), then the same across all languages (all_*), where a
-    document counts once."""
+    language (docs), their share of that period's documents in the language (pct: of those
+    about the event, or of all with of="all") and its 95% Wilson interval (ci95, percent), then
+    the same across all languages (all_*), where a document counts once."""
     if lang is not None and lang not in TRACKED:
         raise ValueError(f"--lang must be one of {', '.join(TRACKED)}, not {lang!r}")
     f = Filters(kinds=(outlet_kind,) if outlet_kind else (),
@@ -100,7 +110,7 @@ def prevalence(con, by: str = "week", narrative: str | None = None, lang: str | 
     langs = [lang] if lang else list(TRACKED)
     cells: dict[tuple, dict[str, dict]] = {}
     for split in (True, False):
-        for r in prevalence_rows(con, f, by, split_lang=split).to_pylist():
+        for r in prevalence_rows(con, f, by, split_lang=split, of=of).to_pylist():
             key = ("all" if by == "total" else r["period"], r["narrative_id"])
             cells.setdefault(key, {})[r["lang"]] = r
     if narrative and not cells:
@@ -198,3 +208,43 @@ def options(con) -> dict:
         "narratives": dict(narratives),
         "event_date": event[0] if event else None,
     }
+
+
+def coverage(con, f: Filters = Filters(), by: str = "week", set_id: str | None = None):
+    """The event's own volume over time: per period and language (and 'all', a document once),
+    all documents and those about the live set's event, with the event's share."""
+    sql = f"""
+        WITH c AS (
+            SELECT day, lang, outlet_kind, total_documents FROM coverage_daily
+            UNION ALL SELECT day, 'all', outlet_kind, total_documents FROM coverage_daily_all),
+        e AS (
+            SELECT day, lang, outlet_kind, event_documents FROM event_coverage_daily
+            WHERE set_id = coalesce($set, (SELECT set_id FROM matchings ORDER BY updated_at DESC LIMIT 1))
+            UNION ALL SELECT day, 'all', outlet_kind, event_documents FROM event_coverage_daily_all
+            WHERE set_id = coalesce($set, (SELECT set_id FROM matchings ORDER BY updated_at DESC LIMIT 1))),
+        c2 AS (SELECT {PERIODS[by]} AS period, lang, sum(total_documents)::BIGINT AS documents
+               FROM c WHERE ($start IS NULL OR day >= $start) AND ($end IS NULL OR day <= $end)
+                 AND ($kinds IS NULL OR list_contains($kinds, outlet_kind)) GROUP BY ALL),
+        e2 AS (SELECT {PERIODS[by]} AS period, lang, sum(event_documents)::BIGINT AS event_documents
+               FROM e WHERE ($start IS NULL OR day >= $start) AND ($end IS NULL OR day <= $end)
+                 AND ($kinds IS NULL OR list_contains($kinds, outlet_kind)) GROUP BY ALL)
+        SELECT c2.period, c2.lang, c2.documents, coalesce(e2.event_documents, 0) AS event_documents,
+               coalesce(e2.event_documents, 0) / c2.documents AS event_share
+        FROM c2 LEFT JOIN e2 ON e2.period IS NOT DISTINCT FROM c2.period AND e2.lang = c2.lang
+        WHERE $langs IS NULL OR list_contains($langs, c2.lang) OR c2.lang = 'all'
+        ORDER BY c2.period, list_position(['en', 'ru', 'uk', 'other', 'all'], c2.lang), c2.lang"""
+    return _sql(con, sql, f.params() | {"set": set_id})
+
+
+def contested(con, f: Filters = Filters(), by: str = "week"):
+    """Who asserts, who refutes, who reports: documents with a confirmed, in-scope passage for
+    each narrative per period and stance, by language and across languages (a document once)."""
+    sql = f"""
+        SELECT {PERIODS[by]} AS period, narrative_id, stance, lang,
+               count(DISTINCT document_id) AS documents
+        FROM live_matches WHERE decision = 'confirmed' AND {WHERE}
+          AND ($langs IS NULL OR list_contains($langs, lang))
+        GROUP BY GROUPING SETS ((period, narrative_id, stance, lang), (period, narrative_id, stance))
+        ORDER BY period, narrative_id, list_position(['asserts', 'refutes', 'reports'], stance),
+                 lang NULLS LAST"""
+    return _sql(con, sql, f.params())

@@ -30,8 +30,11 @@ def fingerprint(con) -> str:
                (SELECT coalesce(sum(hash(set_id, set_version, model_id, run_id)), 0) FROM matchings),
                (SELECT count(*) FROM narratives),
                (SELECT count(*) FROM matches),
-               (SELECT coalesce(sum(hash(passage_id, set_id, set_version, model_id, narrative_id)), 0)
-                FROM matches WHERE decision = 'confirmed')
+               (SELECT coalesce(sum(hash(passage_id, set_id, set_version, model_id, narrative_id,
+                                         stance)), 0)
+                FROM matches WHERE decision = 'confirmed'),
+               (SELECT coalesce(sum(hash(passage_id, set_id, set_version, model_id, term_hit,
+                                         event_score, threshold)), 0) FROM passage_scope)
         """
     ).fetchall()[0]
     return ":".join(str(v) for v in row)

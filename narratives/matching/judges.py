@@ -1,0 +1,65 @@
+"""Scope and stance for one narrative set, fitted once per match step from the set itself (and
+the shipped banks), with every training text's vector from the cache."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from narratives.core.settings import Settings
+from narratives.matching import scope, stance
+from narratives.matching.bank import EXEMPLAR_ROLE
+from narratives.matching.sets import NarrativeSet
+from narratives.vectors.store import embed_cached
+
+
+@dataclass
+class Judgement:
+    term_hits: np.ndarray  # bool per passage
+    event_scores: np.ndarray | None  # per passage; None: the set declares no event
+    stances: list[str]
+    stance_scores: np.ndarray
+
+
+@dataclass
+class Judges:
+    pattern: object
+    event_head: scope.EventHead | None
+    stance_head: stance.StanceHead
+    threshold: float | None  # the event score a passage needs; None without an event
+
+    @classmethod
+    def fit(cls, con, nset: NarrativeSet, embedder, settings: Settings) -> tuple[Judges, int]:
+        """The set's judges and how many training texts had to be embedded."""
+        new = 0
+        event_head = None
+        if nset.event is not None:
+            on, off = scope.event_texts(nset)
+            on_v, n_on = embed_cached(con, embedder, on, EXEMPLAR_ROLE)
+            off_v, n_off = embed_cached(con, embedder, off, EXEMPLAR_ROLE)
+            event_head, new = scope.EventHead(settings).fit(on_v, off_v), new + n_on + n_off
+        texts, labels = stance.training_texts(nset)
+        vectors, n_stance = embed_cached(con, embedder, texts, EXEMPLAR_ROLE)
+        stance_head = stance.StanceHead(settings).fit(vectors, labels, texts)
+        threshold = settings.scope_threshold if event_head is not None else None
+        return cls(
+            scope.term_pattern(nset.event), event_head, stance_head, threshold
+        ), new + n_stance
+
+    def judge(self, vectors: np.ndarray, texts: list[str]) -> Judgement:
+        stances, scores = self.stance_head.predict(vectors, texts)
+        return Judgement(
+            term_hits=scope.term_hits(self.pattern, texts),
+            event_scores=self.event_head.scores(vectors) if self.event_head else None,
+            stances=stances,
+            stance_scores=scores,
+        )
+
+
+def components() -> dict:
+    return {"scope": scope.SCOPE, "stance": stance.STANCE}
+
+
+def parameters(settings: Settings) -> dict:
+    return scope.parameters(settings) | stance.parameters(settings)

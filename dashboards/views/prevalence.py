@@ -22,8 +22,10 @@ df = df[df["narrative"].isin(picked)]
 share = measure == "share of coverage"
 y_field, y_title = ("share", "share of documents") if share else ("documents", "documents")
 st.caption(
-    "Share = documents carrying the narrative / all documents of that period and language "
-    "(the denominator, `all_documents`, is in the table below and the coverage chart)."
+    "Share = documents carrying the narrative (a passage confirmed, about the event, asserting "
+    "it; refutations and neutral reports do not count) / the documents about the set's event of "
+    "that period and language (the denominator, `all_documents`, is in the table below and the "
+    "coverage chart)."
     if share
     else "Documents with at least one passage confirmed for the narrative."
 )
@@ -73,7 +75,7 @@ else:
 if share and not df.empty:
     cover = plot.drop_duplicates(["period", "lang"])[["period", "lang", "all_documents"]]
     st.altair_chart(
-        alt.Chart(cover, title="Coverage: all documents (the denominator)")
+        alt.Chart(cover, title="Coverage: documents about the event (the denominator)")
         .mark_bar()
         .encode(
             x=alt.X(

@@ -175,14 +175,19 @@ def cmd_show(args, settings) -> int:
 
 def cmd_agreement(args, settings) -> int:
     from narratives.core.store import reader
-    from narratives.matching.queries import gold_agreement
+    from narratives.matching.queries import gold_agreement, stance_agreement
 
     with reader(settings.database) as con:
         rows = gold_agreement(con)
+        stance = stance_agreement(con)
     print(table(
         ["narrative", "tp", "fp", "fn", "precision", "recall", "f1"],
         [(a.narrative, a.tp, a.fp, a.fn, a.precision, a.recall, a.f1) for a in rows],
     ))  # fmt: skip
     macro = sum(a.f1 for a in rows) / len(rows)
     print(f"\nmacro-F1 over {len(rows)} narratives: {macro:.3f}")
+    if stance:
+        print("\ndocuments with a gold stance (refuting or only reporting a narrative):")
+        print(table(["narrative", "gold", "docs", "counted_as_carrying", "same_stance",
+                     "not_confirmed"], stance))  # fmt: skip
     return 0

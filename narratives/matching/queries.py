@@ -174,6 +174,35 @@ def gold_agreement(con, set_id: str | None = None) -> list[Agreement]:
     return out
 
 
+def stance_agreement(con, set_id: str | None = None) -> list[tuple]:
+    """For documents whose corpus gave a gold stance (`gold_stance`: {narrative: refutes |
+    reports}, kept in documents.meta): what the tracker made of each, per narrative and gold
+    stance: (narrative, gold stance, documents, counted as carrying, confirmed with that stance,
+    not confirmed). A refutation counted as carrying overstates the narrative."""
+    set_id = live_set(con, set_id)[0]
+    return con.execute(
+        """
+        WITH gold AS (
+            SELECT d.id AS document_id, g.key AS narrative_id,
+                   json_extract_string(g.value, '$') AS stance
+            FROM documents d, json_each(d.meta->'gold_stance') g
+            WHERE json_type(d.meta->'gold_stance') = 'OBJECT'
+        ), got AS (
+            SELECT document_id, narrative_id, bool_or(carries) AS carries,
+                   list(DISTINCT stance) FILTER (WHERE decision = 'confirmed') AS stances
+            FROM live_matches WHERE set_id = ? GROUP BY ALL
+        )
+        SELECT g.narrative_id, g.stance AS gold, count(*) AS documents,
+               count(*) FILTER (WHERE t.carries) AS carrying,
+               count(*) FILTER (WHERE list_contains(t.stances, g.stance)) AS same_stance,
+               count(*) FILTER (WHERE coalesce(len(t.stances), 0) = 0) AS not_confirmed
+        FROM gold g LEFT JOIN got t USING (document_id, narrative_id)
+        GROUP BY ALL ORDER BY 1, 2
+        """,
+        [set_id],
+    ).fetchall()
+
+
 TIERS = ("confirmed", "suggested", "rejected", "out-of-scope")
 
 

@@ -44,7 +44,7 @@ def test_cli_ingest_sources_and_errors(tmp_path, capsys, ingest_server):
     common = ["--home", str(tmp_path / "var"), "-q"]
     assert main(common + ["ingest", str(path), "--no-prefect"]) == 0
     out = capsys.readouterr().out
-    assert "changing" in out and "3 bad item(s) skipped" in out
+    assert "changing" in out and "2 bad item(s) skipped" in out
     assert main(common + ["ingest", str(path), "--no-prefect", "--source", "changing"]) == 0
     assert "not-modified" in capsys.readouterr().out
     assert main(common + ["sources"]) == 0
@@ -54,7 +54,8 @@ def test_cli_ingest_sources_and_errors(tmp_path, capsys, ingest_server):
     assert " partial " in lines["dates"] and "is not a date" in lines["dates"]
     assert main(common + ["errors", "--source", "dates"]) == 0
     out = capsys.readouterr().out
-    assert "d-none" in out and "item has no date" in out and "uk-kyiv" not in out
+    assert "d-bad" in out and "is not a date" in out and "uk-kyiv" not in out
+    assert "d-none" not in out  # no date: kept, the time first seen stands in (issue 14)
     assert main(common + ["ingest", str(path), "--source", "nope", "--no-prefect"]) == 2
     assert "no source 'nope'" in capsys.readouterr().err
     with ingest_lock(tmp_path / "var"):
@@ -68,10 +69,10 @@ def test_ingest_flow_maps_over_sources_and_the_pipeline_embeds_only_new_passages
     settings = mini_settings.replace(sources=_small(tmp_path, ingest_server))
     counts = ingest_flow(settings.to_dict())
     assert {k: (v["new"], v["error"]) for k, v in counts["sources"].items()} == {
-        "uk-kyiv": (2, 0), "changing": (5, 0), "dates": (1, 3)}  # fmt: skip
+        "uk-kyiv": (2, 0), "changing": (5, 0), "dates": (2, 2)}  # fmt: skip
     with reader(settings.database) as con:
         run = con.execute("SELECT kind, status, counts->>'documents_new' FROM runs").fetchall()
-    assert run == [("ingest", "ok", "8")]
+    assert run == [("ingest", "ok", "9")]
 
     ingest_server.changing_items = 8
     first = pipeline_flow(settings.to_dict())

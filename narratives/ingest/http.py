@@ -1,10 +1,11 @@
 """The one way ingest reads the network: bounded, conservative, and clear when it fails.
 
-Only http and https; no private, loopback or link-local addresses unless the source allows them
-(a feed must not be able to make the tracker probe the analyst's own network); redirects followed
-by hand, at most `max_redirects`, each hop checked again; a timeout on connect and on every read;
-the body read in chunks and abandoned as soon as it passes `max_bytes`, so a 50 MB answer costs at
-most `max_bytes` of memory and transfer. Text is decoded with the charset the server names, else
+Only http and https; no private, loopback, link-local or multicast addresses unless the source
+allows them, nor one wrapped in an IPv6 address (NAT64, 6to4): a feed must not be able to make the
+tracker probe the analyst's own network or a cloud metadata service. Redirects followed by hand,
+at most `max_redirects`, each hop checked again; a timeout on connect and on every read; the body
+read in chunks and abandoned as soon as it passes `max_bytes`, so a 50 MB answer costs at most
+`max_bytes` of memory and transfer. Text is decoded with the charset the server names, else
 the one the document declares (`<meta charset>`, an XML declaration), else detected.
 """
 
@@ -146,11 +147,35 @@ def check_url(url: str, allow_private: bool) -> None:
         raise FetchError(f"{url}: cannot resolve {host} ({exc.strerror})", network=True) from exc
     for info in infos:
         addr = ipaddress.ip_address(info[4][0].split("%")[0])
-        if not addr.is_global:
+        why = not_public(addr)
+        if why is not None:
             raise FetchError(
-                f"{url}: {host} is a private, loopback or reserved address ({addr}); "
+                f"{url}: {host} is a private, loopback or reserved address ({why}); "
                 "set allow_private = true on the source if that is intended"
             )
+
+
+# NAT64 prefixes (RFC 6052 well-known, RFC 8215 local-use): the last 32 bits are an IPv4 address
+# the gateway connects to, so 64:ff9b::a9fe:a9fe reaches the cloud metadata service 169.254.169.254
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+
+
+def not_public(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    """Why an address is not a global unicast one (None when it is), also after unwrapping an
+    IPv4 address embedded in an IPv6 one (NAT64, 6to4, Teredo, IPv4-mapped): `is_global` alone
+    passes those, and multicast."""
+    if addr.is_multicast:
+        return f"{addr}, multicast"
+    if not addr.is_global:
+        return str(addr)
+    if isinstance(addr, ipaddress.IPv6Address):
+        embedded = [addr.ipv4_mapped, addr.sixtofour, addr.teredo[1] if addr.teredo else None]
+        if any(addr in net for net in _NAT64):
+            embedded.append(ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF))
+        for v4 in embedded:
+            if v4 is not None and not_public(v4) is not None:
+                return f"{addr}, an IPv6 form of {not_public(v4)}"
+    return None
 
 
 # --- charsets --------------------------------------------------------------------------------

@@ -5,6 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+# the most text one document may hold (docs/ingest.md): more is a dump, a log or a feed of
+# everything, not an article, and would become tens of thousands of passages to embed and match
+MAX_TEXT_CHARS = 200_000
+
 
 @dataclass
 class RawDocument:

@@ -10,6 +10,7 @@ reprints are found across sources. The whole ingest holds `<home>/locks/ingest.l
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -157,8 +158,24 @@ def record_run(settings: Settings, run_id: int, summaries: dict[str, dict]) -> d
 
 
 # --- the pipeline's ingest step ---------------------------------------------------------------
-def corpus_source_id(path: Path) -> str:
-    return f"file:{path.parent.name}/{path.name}"
+def corpus_source_id(con, path: Path) -> str:
+    """The source id of a corpus file: `file:<folder>/<name>`, as earlier releases named it, for
+    the first file of that folder and name; another file of the same folder and name elsewhere
+    (`x/demo/corpus.jsonl` after `y/demo/corpus.jsonl`) gets a hash of its full path added, so
+    its documents are not taken for the first file's and dropped as seen.
+
+    Which file owns the plain id is recorded in its `source_state` row. A database of an earlier
+    release has no such record: the file ingested now is taken to be the one that stored it, and
+    so is a file whose recorded owner no longer exists (the project folder was moved)."""
+    path = Path(path).resolve()
+    plain = f"file:{path.parent.name}/{path.name}"
+    owner = con.execute(
+        "SELECT last_counts->>'path' FROM source_state WHERE source_id = ?", [plain]
+    ).fetchall()
+    owner_path = owner[0][0] if owner else None
+    if owner_path is None or owner_path == str(path) or not Path(owner_path).exists():
+        return plain
+    return f"{plain}@{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"
 
 
 def ingest_step(settings: Settings, run_id: int) -> dict:
@@ -172,11 +189,19 @@ def ingest_step(settings: Settings, run_id: int) -> dict:
         return counts
     items = read_jsonl(settings.corpus)
     with ingest_lock(settings.home), writer(settings.database, settings.lock_wait_s) as con:
+        source_id = corpus_source_id(con, settings.corpus)
         result = store_documents(
-            con, corpus_source_id(settings.corpus), items,
-            run_id=run_id, max_words=settings.max_passage_words,
-        )  # fmt: skip
+            con, source_id, items, run_id=run_id, max_words=settings.max_passage_words
+        )
         counts = result.as_counts()
+        summary = {
+            "new": result.documents_new - result.reprints, "duplicate": result.documents_seen,
+            "reprint": result.reprints, "error": result.errors, "passages": result.passages_new,
+            "path": str(Path(settings.corpus).resolve()),  # which file owns this id (above)
+        }  # fmt: skip
+        status = "partial" if result.errors else "ok"
+        save_state(con, source_id, "corpus", run_id=run_id, status=status, counts=summary,
+                   seen=set(), error=None)  # fmt: skip
         runs.update_run(
             con, run_id, counts=counts, timings={"ingest_s": time.perf_counter() - started}
         )

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import yaml
 
+from narratives.core.langs import TRACKED
+
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 LANG = re.compile(r"^[a-z]{2,3}$")
 SET_KEYS = {"id", "title", "description", "event_date", "event", "narratives", "background"}
@@ -240,15 +242,24 @@ def _event(path, raw) -> Event:
 
 
 def _by_language(path, where: str, raw) -> dict[str, tuple[str, ...]]:
-    """A mapping of language code to a list of sentences (exemplars, background)."""
+    """A mapping of language code to a list of sentences (exemplars, background, terms).
+
+    Only the tracked languages may key it, and no list may be empty: passages are labelled en, ru,
+    uk or other, so sentences under any other code (or none at all) silently never take part."""
     if not isinstance(raw, dict):
         raise DefinitionError(path, where, "must map a language code to a list of sentences")
     out: dict[str, tuple[str, ...]] = {}
     for lang, texts in raw.items():
         if not isinstance(lang, str) or not LANG.match(lang):
             raise DefinitionError(path, f"{where}.{lang}", "is not a language code like en, ru, uk")
+        if lang not in TRACKED:
+            raise DefinitionError(path, f"{where}.{lang}", f"{lang!r} is not a tracked language; "
+                                  f"use one of {', '.join(TRACKED)}")  # fmt: skip
         if not isinstance(texts, list):
             raise DefinitionError(path, f"{where}.{lang}", "must be a list of sentences")
+        if not texts:
+            raise DefinitionError(path, f"{where}.{lang}", "is an empty list; give at least one "
+                                  "sentence or remove the language")  # fmt: skip
         out[lang] = tuple(_text(path, f"{where}.{lang}[{j}]", t) for j, t in enumerate(texts))
     return dict(sorted(out.items()))
 

@@ -36,6 +36,11 @@ class IndexMismatch(RuntimeError):
     """The stored index does not belong to the expected model or is out of step."""
 
 
+class IndexDamaged(IndexMismatch):
+    """The stored index or its sidecar cannot be read (cut short, overwritten, another format):
+    like a mismatch, it is rebuilt from DuckDB, which holds every vector."""
+
+
 @dataclass
 class Sidecar:
     model_id: str
@@ -122,10 +127,13 @@ class VectorIndex:
         path = Path(path)
         if not path.exists() or not sidecar_path(path).exists():
             raise FileNotFoundError(f"no index at {path} (or its sidecar {sidecar_path(path)})")
-        meta = Sidecar(**json.loads(sidecar_path(path).read_text()))
+        meta = read_sidecar(sidecar_path(path))
         if model_id is not None and meta.model_id != model_id:
             raise IndexMismatch(f"index {path} holds {meta.model_id} vectors, not {model_id}")
-        raw = faiss.read_index(str(path))
+        try:
+            raw = faiss.read_index(str(path))
+        except RuntimeError as exc:  # FAISS reports a damaged file as a C++ error, many lines long
+            raise IndexDamaged(f"index {path} cannot be read ({_first_line(exc)})") from exc
         if raw.ntotal != meta.count or raw.d != meta.dim:
             raise IndexMismatch(
                 f"index {path} has {raw.ntotal} vectors, its sidecar says {meta.count}"
@@ -135,7 +143,10 @@ class VectorIndex:
         obj.kind, obj.ivf_threshold = meta.kind, IVF_THRESHOLD
         obj.nprobe = meta.nprobe or IVF_NPROBE
         if obj.kind == "ivf-flat-ip":
-            faiss.extract_index_ivf(raw).nprobe = obj.nprobe
+            try:
+                faiss.extract_index_ivf(raw).nprobe = obj.nprobe
+            except RuntimeError as exc:  # the sidecar says IVF, the file holds something else
+                raise IndexDamaged(f"index {path} is not the IVF index its sidecar says") from exc
         return obj
 
     # -- helpers -----------------------------------------------------------------------------
@@ -158,6 +169,28 @@ def nlist_for(n: int) -> int:
     """IVF cells for n vectors: ~sqrt(n) (1,000 at 1M), so a probe scans about n / 30 vectors
     at nprobe 32 and k-means trains on a sample of a few hundred thousand."""
     return int(max(64, min(4096, round(np.sqrt(n)))))
+
+
+def read_sidecar(path: Path) -> Sidecar:
+    """The sidecar's fields, or IndexDamaged when it is not one this release can trust: not JSON,
+    a field missing or of the wrong type, or a field it does not know (a newer format's)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise IndexDamaged(f"index sidecar {path} is not JSON ({exc})") from exc
+    known = set(Sidecar.__dataclass_fields__)
+    if not isinstance(data, dict) or set(data) - known or not {"model_id", "dim"} <= set(data):
+        keys = sorted(data) if isinstance(data, dict) else type(data).__name__
+        raise IndexDamaged(f"index sidecar {path} has fields {keys}, expected {sorted(known)}")
+    meta = Sidecar(**data)
+    numbers = (meta.dim, meta.count, meta.max_id, meta.nlist, meta.nprobe)
+    if not isinstance(meta.model_id, str) or not all(type(n) is int for n in numbers):
+        raise IndexDamaged(f"index sidecar {path} has a field of the wrong type")
+    return meta
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
 
 
 def sidecar_path(index_path: str | os.PathLike) -> Path:
@@ -189,7 +222,8 @@ def sync_index(con, index_dir: Path, model_id: str, dim: int) -> int:
         index = VectorIndex.load(path, model_id)
     except FileNotFoundError:
         log.info("index %s missing: building it from DuckDB", path)
-    except (IndexMismatch, RuntimeError, ValueError) as exc:
+    except (IndexMismatch, RuntimeError, ValueError, TypeError) as exc:
+        # damaged, another model's or out of step: DuckDB holds every vector, so rebuild
         log.warning("index %s unusable (%s): rebuilding it from DuckDB", path, exc)
     after = -1
     if index is not None:

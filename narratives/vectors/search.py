@@ -30,8 +30,9 @@ def open_index(con, index_dir, model_id: str, dim: int):
         if (index.count(), index.max_id) == (stored, max_id):
             return index
         log.warning("the saved index is behind the database: searching an in-memory copy")
-    except (FileNotFoundError, IndexMismatch) as exc:
-        log.warning("no usable saved index (%s): searching an in-memory copy", exc)
+    except (FileNotFoundError, IndexMismatch) as exc:  # IndexDamaged too: a damaged file
+        log.warning("no usable saved index (%s): searching an in-memory copy; the next "
+                    "`narratives run` saves a good one", exc)  # fmt: skip
     index = VectorIndex(model_id, dim)
     for ids, vectors in stored_vectors(con, model_id):
         index.add(ids, vectors)

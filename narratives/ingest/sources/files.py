@@ -36,7 +36,8 @@ def read_files(
         if isinstance(row, IngestProblem):
             yield row
             continue
-        doc = document_from_row(_mapped(row, source), where)
+        # a line that is JSON but not an object ([1, 2], "text") has no columns to map
+        doc = document_from_row(_mapped(row, source) if isinstance(row, dict) else row, where)
         if isinstance(doc, RawDocument):
             if doc.external_id in seen:
                 state.skipped += 1

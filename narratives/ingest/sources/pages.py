@@ -7,12 +7,11 @@ import logging
 from collections.abc import Iterator
 
 from narratives.ingest.http import FetchError, Response, fetch
-from narratives.ingest.model import IngestProblem, RawDocument
+from narratives.ingest.model import MAX_TEXT_CHARS, IngestProblem, RawDocument
 from narratives.ingest.sources.corpus import parse_datetime
 from narratives.ingest.sources_file import Source
 
 MIN_TEXT_CHARS = 80  # less than this is a navigation page, a paywall stub or an empty article
-MAX_TEXT_CHARS = 200_000  # more is not an article (a dump, a feed of everything, a log)
 
 logging.getLogger("trafilatura").setLevel(logging.ERROR)
 logging.getLogger("htmldate").setLevel(logging.ERROR)
@@ -38,7 +37,8 @@ def document_from_page(
     source: Source, url: str, response: Response, item_id: str | None = None,
     fallback: dict | None = None,
 ) -> RawDocument | IngestProblem:  # fmt: skip
-    """A page's article as a document; `fallback` (from a feed item) fills what the page lacks."""
+    """A page's article as a document; `fallback` (from a feed item) fills what the page lacks:
+    its `published_at` is used over the page's date, its `first_seen` only when neither has one."""
     where = item_id or url
     fallback = fallback or {}
     if (
@@ -54,13 +54,18 @@ def document_from_page(
     if problem:
         return IngestProblem(where, problem)
     published = fallback.get("published_at")
+    meta = {"author": found.get("author") or fallback.get("author")}
     if published is None:
         raw = found.get("date")
-        if not raw:
+        if not raw and fallback.get("first_seen"):
+            # a feed item with no date on the page either: the time it was first seen stands in
+            published, meta["date_inferred"] = fallback["first_seen"], True
+        elif not raw:
             return IngestProblem(where, f"{url}: no publication date found on the page")
-        published = parse_datetime(raw)
-        if published is None:
-            return IngestProblem(where, f"{url}: publication date {raw!r} is impossible")
+        else:
+            published = parse_datetime(raw)
+            if published is None:
+                return IngestProblem(where, f"{url}: publication date {raw!r} is impossible")
     return RawDocument(
         external_id=item_id or url,
         text=text,
@@ -70,9 +75,7 @@ def document_from_page(
         lang=source.lang,
         published_at=published,
         title=fallback.get("title") or found.get("title"),
-        meta={
-            k: v for k, v in {"author": found.get("author") or fallback.get("author")}.items() if v
-        },
+        meta={k: v for k, v in meta.items() if v},
     )
 
 

@@ -17,6 +17,7 @@ st.set_page_config(page_title="narrative-tracker", layout="wide")
 PAGES = [
     st.Page("views/prevalence.py", title="Prevalence", url_path="prevalence", default=True),
     st.Page("views/competing.py", title="Competing explanations", url_path="competing"),
+    st.Page("views/contested.py", title="Contested", url_path="contested"),
     st.Page("views/evidence.py", title="Evidence", url_path="evidence"),
     st.Page("views/search.py", title="Search", url_path="search"),
     st.Page("views/outlets.py", title="Outlets", url_path="outlets"),

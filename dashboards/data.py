@@ -97,3 +97,12 @@ def provenance(db: Path) -> dict:
     with reader(db) as con:
         out = matching.provenance(con)
     return {k: v.to_pandas() if hasattr(v, "to_pandas") else v for k, v in out.items()}
+
+
+def contested(db: Path, f: Filters, by: str = "week") -> pd.DataFrame:
+    """Documents with a confirmed, in-scope passage per period, narrative, stance and language
+    (lang "all": across languages, a document once): who asserts, refutes or reports it."""
+    with reader(db) as con:
+        df = prevalence_queries.contested(con, f, by).to_pandas()
+    df["lang"] = df["lang"].fillna("all")
+    return df.rename(columns={"narrative_id": "narrative"})

@@ -309,3 +309,16 @@ def test_a_document_in_two_languages_counts_once_in_every_total(built, settings,
     total = data.prevalence(db, data.Filters(), "total", split_lang=False)
     mixed = total.set_index("narrative").loc["ukraine-involved"]
     assert (mixed["documents"], mixed["all_documents"]) == (carrying, DOCUMENTS)
+
+
+def test_contested_page_shows_each_stance_of_a_narrative(settings):
+    at = open_page("contested")
+    at.selectbox(key="narrative").set_value("ukraine-involved").run()
+    assert not at.exception, [e.value for e in at.exception]
+    totals = frame(at, "stance", "documents").set_index("stance")["documents"].to_dict()
+    by_hand = dict(sql(settings, "SELECT stance, count(DISTINCT document_id) FROM live_matches "
+                                 "WHERE narrative_id = 'ukraine-involved' AND decision = 'confirmed' "
+                                 "GROUP BY 1"))  # fmt: skip
+    # a document has one day, so its periods partition the documents: the sums are exact
+    assert totals == by_hand and by_hand
+    assert len(charts(at)) == 1

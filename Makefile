@@ -15,7 +15,7 @@ export HF_DATASETS_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 export HF_HOME ?= $(CURDIR)/var/hf
 
-.PHONY: install demo test lint format clean bench bench-quick eval agreement dashboard browser eval-quality
+.PHONY: install demo test lint format clean bench bench-quick eval agreement dashboard browser eval-quality eval-trust
 
 install: $(STAMP)
 
@@ -55,6 +55,12 @@ eval-quality: $(STAMP)  ## matching quality on the shared/eval dev sets (SemEval
 		--voxcheck $(EVAL_DATA)/voxcheck_pd/dev.jsonl \
 		--voxcheck-taxonomy $(EVAL_DATA)/voxcheck_pd/taxonomy.json \
 		--ntrex $(EVAL_DATA)/ntrex128/dev.jsonl --ceiling $(if $(MODEL),--model $(MODEL))
+
+eval-trust: $(STAMP)  ## can a count be trusted: off-topic false positives (NTREX, SemEval Other), stance (EUvsDisinfo), scope on the demo; one table (docs/trust.md)
+	$(BIN)/python benchmarks/trust.py \
+		--ntrex $(EVAL_DATA)/ntrex128/dev.jsonl \
+		--semeval $(EVAL_DATA)/semeval2025_t10/dev.jsonl \
+		--euvsdisinfo $(EVAL_DATA)/euvsdisinfo_stance/dev.jsonl $(if $(MODEL),--model $(MODEL))
 
 test: $(STAMP) browser  ## set up, check the import contract, run the test suite (pytest's exit 5, no tests collected, is a failure)
 	$(BIN)/lint-imports

@@ -66,18 +66,17 @@ def match_step(settings: Settings, run_id: int, embedder: Embedder | None = None
         bank, exemplars_new = embed_bank(con, nset, embedder)
         judges, judges_new = Judges.fit(con, nset, embedder, settings)
         todo = con.execute(
-            "SELECT p.id, p.text_hash, p.text FROM passages p "
+            "SELECT p.id, p.text_hash, p.text, p.document_id FROM passages p "
             "JOIN embeddings e ON e.text_hash = p.text_hash AND e.model_id = $model "
             "WHERE NOT EXISTS (SELECT 1 FROM matches m WHERE m.passage_id = p.id AND m.set_id = $set "
             "AND m.set_version = $version AND m.model_id = $model) ORDER BY p.id",
             {"model": embedder.model_id, "set": nset.id, "version": nset.version},
         ).fetchall()
-        for start in range(0, len(todo), MATCH_CHUNK):
-            chunk = todo[start : start + MATCH_CHUNK]
-            ids, texts = [pid for pid, _, _ in chunk], [t for _, _, t in chunk]
-            vectors = vector_store.get(con, embedder.model_id, [h for _, h, _ in chunk])
+        for chunk in _by_whole_documents(todo, MATCH_CHUNK):
+            ids, texts = [r[0] for r in chunk], [r[2] for r in chunk]
+            vectors = vector_store.get(con, embedder.model_id, [r[1] for r in chunk])
             decisions = scorer.decide(vectors, bank, nset, top_k=settings.top_k_matches)
-            judged = judges.judge(vectors, texts)
+            judged = judges.judge(vectors, texts, [r[3] for r in chunk])
             with transaction(con):
                 written += _insert_matches(con, ids, decisions, judged, nset, embedder.model_id,
                                            run_id)  # fmt: skip
@@ -109,6 +108,18 @@ def match_step(settings: Settings, run_id: int, embedder: Embedder | None = None
         sum(confirmed.values()),
     )
     return counts
+
+
+def _by_whole_documents(rows: list[tuple], size: int):
+    """Chunks of about `size` rows (id order) that never cut a document in two: a passage's
+    stance is judged with its neighbours in the document."""
+    start = 0
+    while start < len(rows):
+        end = min(start + size, len(rows))
+        while end < len(rows) and rows[end][3] == rows[end - 1][3]:
+            end += 1
+        yield rows[start:end]
+        start = end
 
 
 def _insert_matches(

@@ -1,0 +1,114 @@
+"""Event scope and stance through the real pipeline (e5, DuckDB, the shipped defaults) on a tiny
+fixture written for it: tests/data/scope-set.yaml (the mini set with an event and
+counter-exemplars) over tests/data/scope-corpus.jsonl (two documents carrying a narrative, two
+refuting one, an Islamic State story about Syria, a rouble report, and a Crocus story published
+after the event's window)."""
+
+from __future__ import annotations
+
+import pytest
+
+from narratives import pipeline
+from narratives.cli import main
+from narratives.core.settings import Settings
+from narratives.core.store import reader
+from narratives.prevalence.queries import prevalence
+
+
+@pytest.fixture(scope="module")
+def scoped(tmp_path_factory, e5, data_dir):
+    settings = Settings(home=tmp_path_factory.mktemp("scope") / "var",
+                        corpus=data_dir / "scope-corpus.jsonl",
+                        narrative_set=data_dir / "scope-set.yaml", progress=False, lock_wait_s=5)  # fmt: skip
+    return settings, pipeline.run_pipeline(settings, e5)
+
+
+def _scope(settings) -> dict[str, bool]:
+    with reader(settings.database) as con:
+        return dict(con.execute(
+            "SELECT d.external_id, s.in_scope FROM document_scope s JOIN documents d "
+            "ON d.id = s.document_id").fetchall())  # fmt: skip
+
+
+def _carried(settings) -> dict[str, set[str]]:
+    with reader(settings.database) as con:
+        rows = con.execute(
+            "SELECT d.external_id, m.narrative_id, m.stance, m.carries, m.decision FROM live_matches m "
+            "JOIN documents d ON d.id = m.document_id").fetchall()  # fmt: skip
+    out: dict[str, set[str]] = {}
+    for doc, nid, stance, carries, decision in rows:
+        if decision == "confirmed":
+            out.setdefault(doc, set()).add(f"{nid}:{stance}")
+        assert carries == (decision == "confirmed" and stance == "asserts")
+    return out
+
+
+def test_the_run_records_scope_and_stance(scoped):
+    settings, run = scoped
+    assert run["status"] == "ok"
+    assert run["components"]["scope"].startswith("terms+event-head")
+    assert run["components"]["stance"].startswith("stance-head")
+    assert run["parameters"]["scope_threshold"] == Settings().scope_threshold
+    assert "stance_c" in run["parameters"]
+
+
+def test_documents_about_the_event_are_in_scope_and_the_others_are_not(scoped):
+    settings, _ = scoped
+    scope = _scope(settings)
+    assert all(scope[d] for d in ("sc-en-1", "sc-ru-1", "sc-en-2", "sc-uk-1"))
+    assert not scope["sc-ru-2"]  # the rouble
+    assert not scope["sc-en-3"]  # Islamic State in Syria: not this event
+    assert not scope["sc-en-4"]  # about the event, but published after its window
+
+
+def test_refutations_are_confirmed_but_do_not_carry(scoped):
+    settings, _ = scoped
+    carried = _carried(settings)
+    assert "ukraine-involved:asserts" in carried["sc-en-1"]
+    assert "isk-responsible:asserts" in carried["sc-ru-1"]
+    for doc in ("sc-en-2", "sc-uk-1"):  # refutations: confirmed for the topic, stance refutes
+        assert "ukraine-involved:refutes" in carried.get(doc, set()), (doc, carried.get(doc))
+        assert not any(c.endswith(":asserts") for c in carried.get(doc, set()))
+    assert "sc-en-3" not in carried  # out of scope: nothing confirmed
+
+
+def test_prevalence_counts_what_asserts_in_scope_of_the_events_coverage(scoped):
+    settings, _ = scoped
+    with reader(settings.database) as con:
+        event_h, event_rows = prevalence(con, "total")
+        all_h, all_rows = prevalence(con, "total", of="all")
+    event = {r[1]: dict(zip(event_h, r, strict=True)) for r in event_rows}
+    every = {r[1]: dict(zip(all_h, r, strict=True)) for r in all_rows}
+    assert event["ukraine-involved"]["all_docs"] == 1  # the refutations do not count
+    assert event["isk-responsible"]["all_docs"] == 1  # the late story is outside the window
+    # four documents about the event, seven in all
+    assert event["ukraine-involved"]["all_pct"] == 25.0
+    assert every["ukraine-involved"]["all_pct"] == round(100 / 7, 1)
+
+
+def test_contested_show_and_coverage_commands(scoped, capsys):
+    settings, _ = scoped
+    common = ["--home", str(settings.home)]
+    assert main(common + ["contested", "--by", "total", "--narrative", "ukraine-involved"]) == 0
+    rows = {line.split()[2]: line.split()[3:] for line in capsys.readouterr().out.splitlines()[3:]}
+    assert rows["asserts"][-1] == "1" and rows["refutes"][-1] == "2"  # all languages
+    assert main(common + ["show", "ukraine-involved"]) == 0
+    out = capsys.readouterr().out
+    evidence = out[out.index("strongest evidence") :].splitlines()[3:]
+    stances = [line.split()[0] for line in evidence if line.strip()]
+    assert stances[0] == "asserts" and "refutes" in stances
+    assert stances.index("refutes") > max(i for i, s in enumerate(stances) if s == "asserts")
+    assert main(common + ["coverage", "--by", "total"]) == 0
+    last = capsys.readouterr().out.splitlines()[-1].split()
+    assert last[:4] == ["all", "all", "7", "4"]
+
+
+def test_a_second_run_changes_nothing(scoped, e5):
+    settings, first = scoped
+    with reader(settings.database) as con:
+        before = con.execute("SELECT count(*) FROM passage_scope").fetchall()[0][0]
+    again = pipeline.run_pipeline(settings, e5)
+    assert (again["counts"]["matches_new"], again["counts"]["embeddings_new"]) == (0, 0)
+    with reader(settings.database) as con:
+        assert con.execute("SELECT count(*) FROM passage_scope").fetchall()[0][0] == before
+    assert _scope(settings) == {k: v for k, v in _scope(settings).items()}

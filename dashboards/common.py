@@ -15,6 +15,8 @@ import streamlit as st
 
 from dashboards import data
 from narratives.core.settings import Settings
+from narratives.core.store import DatabaseMissing, DatabaseOutdated
+from narratives.core.store.db import DatabaseUnreadable
 from narratives.prevalence import snapshots
 
 # cached per snapshot: a new snapshot is a new database path, hence new cache entries
@@ -33,9 +35,18 @@ def settings() -> Settings:
     return Settings.from_env()
 
 
+def stop_with(message: str) -> None:
+    """One line in the page, nothing else: no traceback, no server path but the file named."""
+    st.error(message)
+    st.stop()
+
+
 def snapshot() -> snapshots.Snapshot:
     """The snapshot published last; the page stops with a clear message when there is none."""
-    snap = snapshots.current(settings().snapshots_dir)
+    try:
+        snap = snapshots.current(settings().snapshots_dir)
+    except snapshots.SnapshotDamaged as exc:
+        stop_with(str(exc))
     if snap is None:
         st.error(
             f"No published snapshot in {settings().snapshots_dir}. Run the pipeline "
@@ -50,7 +61,12 @@ def page(title: str) -> tuple[snapshots.Snapshot, dict]:
     st.set_page_config(page_title=f"{title} · narrative-tracker", layout="wide")
     st.header(title)
     snap = snapshot()
-    opts = options(snap.database)
+    try:
+        opts = options(snap.database)
+    except (DatabaseUnreadable, DatabaseMissing, DatabaseOutdated) as exc:
+        reason = getattr(exc, "reason", None) or "it cannot be read"
+        stop_with(f"The published snapshot {snap.database} cannot be opened ({reason}); "
+                  "run `narratives run` to publish a new one.")  # fmt: skip
     side = st.sidebar
     side.subheader("Data")
     published = snap.published_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")

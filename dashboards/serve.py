@@ -51,6 +51,9 @@ def streamlit_command(settings: Settings, host: str, port: int) -> tuple[list[st
         "--server.fileWatcherType", "none",
         "--global.developmentMode", "false",
         "--client.toolbarMode", "viewer",
+        # an unexpected error shows a generic message in the page; the traceback goes to the
+        # server's console only (expected ones are one line: dashboards.common.stop_with)
+        "--client.showErrorDetails", "none",
     ]  # fmt: skip
     env = os.environ | settings_env(settings) | {"STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
     return cmd, env

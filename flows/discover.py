@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from prefect import flow, get_run_logger, task
 
+from flows.pipeline import transient
 from narratives.analytics.step import alerts_step
 from narratives.core.settings import Settings
 from narratives.discovery.step import cluster_step
@@ -15,14 +16,14 @@ def _settings(settings: dict | None) -> Settings:
     return Settings.from_dict(settings or {})
 
 
-@task(name="cluster-step", retries=1, retry_delay_seconds=10)
+@task(name="cluster-step", retries=1, retry_delay_seconds=10, retry_condition_fn=transient)
 def cluster_task(
     settings: dict, run_id: int, start=None, end=None, scopes=("all", "residual")
 ) -> dict:
     return cluster_step(_settings(settings), run_id, start=start, end=end, scopes=tuple(scopes))
 
 
-@task(name="alerts-step", retries=1, retry_delay_seconds=10)
+@task(name="alerts-step", retries=1, retry_delay_seconds=10, retry_condition_fn=transient)
 def alerts_task(settings: dict, run_id: int) -> dict:
     return alerts_step(_settings(settings), run_id)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from prefect import flow, get_run_logger, task, unmapped
 from prefect.cache_policies import NO_CACHE
 
+from narratives.core.runs import is_transient
 from narratives.core.settings import Settings
 from narratives.ingest.step import ingest_step
 from narratives.matching.step import match_step
@@ -20,24 +21,39 @@ def _settings(settings: dict | None) -> Settings:
     return Settings.from_dict(settings or {})
 
 
+def transient(task, task_run, state) -> bool:
+    """Prefect's retry condition: try a task again only after a transient failure (a database
+    briefly held by another process, the network: narratives.core.runs.is_transient). A
+    permanent one (a missing file, bad input, a bug) fails the task at once with its message."""
+    from narratives.ingest.step import SourceUnreachable
+
+    try:
+        state.result()
+    except Exception as exc:
+        return isinstance(exc, SourceUnreachable) or is_transient(exc)
+    return False
+
+
 # Ingest reads files and (for feeds and pages) the network: retry with backoff. The other
-# steps are local; one retry covers a database briefly held by another process.
-@task(name="ingest-step", retries=3, retry_delay_seconds=[5, 30, 120])
+# steps are local; one retry covers a database briefly held by another process. Only transient
+# failures are retried (`transient`): a missing file or bad input fails at once.
+@task(name="ingest-step", retries=3, retry_delay_seconds=[5, 30, 120],
+      retry_condition_fn=transient)  # fmt: skip
 def ingest_task(settings: dict, run_id: int) -> dict:
     return ingest_step(_settings(settings), run_id)
 
 
-@task(name="embed-step", retries=1, retry_delay_seconds=10)
+@task(name="embed-step", retries=1, retry_delay_seconds=10, retry_condition_fn=transient)
 def embed_task(settings: dict, run_id: int) -> dict:
     return embed_step(_settings(settings), run_id)
 
 
-@task(name="match-step", retries=1, retry_delay_seconds=10)
+@task(name="match-step", retries=1, retry_delay_seconds=10, retry_condition_fn=transient)
 def match_task(settings: dict, run_id: int) -> dict:
     return match_step(_settings(settings), run_id)
 
 
-@task(name="aggregate-step", retries=1, retry_delay_seconds=10)
+@task(name="aggregate-step", retries=1, retry_delay_seconds=10, retry_condition_fn=transient)
 def aggregate_task(settings: dict, run_id: int) -> dict:
     return aggregate_step(_settings(settings), run_id)
 
@@ -48,7 +64,7 @@ SOURCE_RETRIES = 3
 
 
 @task(name="read-source", retries=SOURCE_RETRIES, retry_delay_seconds=[10, 60, 300],
-      cache_policy=NO_CACHE, retry_condition_fn=lambda task, run, state: _unreachable(state))  # fmt: skip
+      cache_policy=NO_CACHE, retry_condition_fn=transient)  # fmt: skip
 def read_source_task(settings: dict, source):
     from prefect.runtime import task_run
 
@@ -58,23 +74,12 @@ def read_source_task(settings: dict, source):
     return read(_settings(settings), source, retrying=not last_try)
 
 
-@task(name="store-source", retries=1, retry_delay_seconds=10, cache_policy=NO_CACHE)
+@task(name="store-source", retries=1, retry_delay_seconds=10, cache_policy=NO_CACHE,
+      retry_condition_fn=transient)  # fmt: skip
 def store_source_task(settings: dict, got, run_id: int) -> dict:
     from narratives.ingest.step import store
 
     return store(_settings(settings), got, run_id)
-
-
-def _unreachable(state) -> bool:
-    from narratives.ingest.step import SourceUnreachable
-
-    try:
-        state.result()
-    except SourceUnreachable:
-        return True
-    except Exception:
-        return False
-    return False
 
 
 @flow(name="ingest")

@@ -69,6 +69,12 @@ def add_common(parser: argparse.ArgumentParser, top: bool = False) -> None:
         default=False if top else argparse.SUPPRESS,
         help="no progress bars, warnings only",
     )
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        default=False if top else argparse.SUPPRESS,
+        help="on an error, print its traceback too (and log at debug level)",
+    )
 
 
 def prepare_environment(home: Path) -> None:
@@ -87,39 +93,135 @@ def prepare_environment(home: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not args.command:
-        parser.print_help()
-        return 2
-    logging.basicConfig(
-        level=logging.WARNING if args.quiet else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-    )
-    logging.getLogger("faiss").setLevel(logging.WARNING)  # its loader reports each ISA it tries
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per Prefect API call
-    from narratives.core.settings import Settings
-
+    """The command's one error boundary: every expected failure is one line in the user's terms
+    and a non-zero status (2); `--debug` adds the traceback. An unexpected error is one line
+    saying it is a bug, with where its traceback was saved (status 1). Output into a closed pipe
+    (`narratives list | head -1`) ends quietly (status 141, as a tool killed by SIGPIPE)."""
+    debug = "--debug" in (sys.argv[1:] if argv is None else argv)
+    settings = None
     try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not args.command:
+            parser.print_help()
+            return 2
+        _configure_logging(args.quiet, args.debug)
+        from narratives.core.settings import Settings
+
         overrides = {f: getattr(args, f) for f in Settings.field_names() if hasattr(args, f)}
         settings = Settings.from_env(**overrides, progress=False if args.quiet else None)
         prepare_environment(settings.home)
-        return int(args.func(args, settings) or 0)
+        status = int(args.func(args, settings) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, inside the boundary, not at exit
+        return status
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # known problems get one clear line; anything else a traceback
-        if _is_user_error(exc):
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        raise
+    except BrokenPipeError:
+        _quiet_stdout()
+        return 141
+    except Exception as exc:
+        return _report(exc, debug, settings)
+
+
+class _OneLine(logging.Formatter):
+    """Log records as one line each: the traceback of a logged error (Prefect logs one for every
+    failed task and flow) is shown with --debug only; the error boundary says what failed."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        saved = record.exc_info, record.exc_text, record.stack_info
+        record.exc_info = record.exc_text = record.stack_info = None
+        try:
+            return super().format(record)
+        finally:  # other handlers (Prefect's API log) still get the traceback
+            record.exc_info, record.exc_text, record.stack_info = saved
+
+
+def _configure_logging(quiet: bool, debug: bool) -> None:
+    fmt, datefmt = "%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format=fmt,
+                        datefmt=datefmt)  # fmt: skip
+    if not debug:
+        for handler in logging.getLogger().handlers:
+            if type(handler) is logging.StreamHandler:  # the one basicConfig added
+                handler.setFormatter(_OneLine(fmt, datefmt))
+    if debug:
+        for name in ("narratives", "embeddings", "flows"):
+            logging.getLogger(name).setLevel(logging.DEBUG)
+    logging.getLogger("faiss").setLevel(logging.WARNING)  # its loader reports each ISA it tries
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per Prefect API call
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so the flush at exit does not complain about the pipe too."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def _report(exc: Exception, debug: bool, settings) -> int:
+    import traceback
+
+    if debug:
+        traceback.print_exception(exc, file=sys.stderr)
+    if _is_user_error(exc):
+        print(f"error: {user_message(exc)}", file=sys.stderr)
+        return 2
+    saved = _save_traceback(exc, settings)
+    where = f"the traceback is in {saved}; " if saved else ""
+    print(
+        f"narratives: internal error, a bug: {type(exc).__name__}: {_one_line(str(exc))} "
+        f"({where}run again with --debug to print it; please report it)",
+        file=sys.stderr,
+    )
+    return 1
+
+
+def _save_traceback(exc: Exception, settings) -> Path | None:
+    """Write the traceback of an unexpected error under <home>/logs; its path, or None."""
+    import datetime as dt
+    import traceback
+
+    try:
+        folder = (settings.home if settings is not None else Path("var")) / "logs"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "last-error.txt"
+        when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        text = "".join(traceback.format_exception(exc))
+        path.write_text(f"{when}: narratives {' '.join(sys.argv[1:])}\n{text}", encoding="utf-8")
+        return path
+    except Exception:  # nowhere to write it: --debug still prints it
+        return None
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def user_message(exc: BaseException) -> str:
+    """An expected error in the user's terms, on one line."""
+    if isinstance(exc, OSError) and exc.strerror and exc.filename and not _own_message(exc):
+        return f"{exc.filename}: {exc.strerror}"
+    if isinstance(exc, KeyError) and len(exc.args) == 1 and isinstance(exc.args[0], str):
+        return _one_line(exc.args[0])  # KeyError quotes its message
+    return _one_line(str(exc)) or type(exc).__name__
+
+
+def _own_message(exc: OSError) -> bool:
+    """An OSError raised by this project with a sentence of its own (not errno's words)."""
+    return len(exc.args) == 1 and isinstance(exc.args[0], str)
 
 
 def _is_user_error(exc: Exception) -> bool:
+    """Failures the user can act on (bad input, a missing or damaged file, a busy database),
+    as opposed to bugs."""
     from narratives.core.store import DatabaseBusy, DatabaseMissing, DatabaseOutdated
+    from narratives.core.store.db import DatabaseUnreadable
     from narratives.ingest.state import IngestBusy
     from narratives.matching.sets import DefinitionError
+    from narratives.prevalence.snapshots import SnapshotDamaged
 
     return isinstance(
         exc,
@@ -128,9 +230,11 @@ def _is_user_error(exc: Exception) -> bool:
         | DatabaseBusy
         | DatabaseMissing
         | DatabaseOutdated
+        | DatabaseUnreadable
+        | SnapshotDamaged
         | LookupError
         | ValueError
-        | FileNotFoundError,
+        | OSError,
     )
 
 

@@ -60,16 +60,26 @@ def register(sub, add_common) -> None:
 def cmd_discover(args, settings) -> int:
     scopes = ["all", "residual"] if args.scope == "both" else [args.scope]
     window = {"start": args.start, "end": args.end}
+    from narratives.cli.checks import check_database, check_set
+
+    check_set(settings)  # permanent errors fail here, before Prefect starts
+    check_database(settings.database)
     if args.no_prefect:
+        from narratives.cli.pipeline_cmds import RETRY_DELAYS_S
+        from narratives.core.runs import retry_transient
         from narratives.pipeline import run_discover
 
-        run = run_discover(settings, scopes=tuple(scopes), **window)
+        run = retry_transient(lambda: run_discover(settings, scopes=tuple(scopes), **window),
+                              RETRY_DELAYS_S, "discovery")  # fmt: skip
     else:
-        from flows.discover import discover_flow
+        from flows.server import prefect_api
 
-        run = discover_flow(
-            settings.to_dict(), *(str(v) if v else None for v in window.values()), scopes
-        )
+        with prefect_api():
+            from flows.discover import discover_flow
+
+            run = discover_flow(
+                settings.to_dict(), *(str(v) if v else None for v in window.values()), scopes
+            )
     print(f"run {run['id']}: {run['status']}")
     print(table(["what", "value"], sorted(run["counts"].items())))
     print("`narratives clusters` lists the clusters, `narratives alerts` the alerts")

@@ -40,18 +40,31 @@ def cmd_ingest(args, settings) -> int:
         raise ValueError("no sources file: pass one (see data/sources.example.toml) "
                          "or set NARRATIVES_SOURCES")  # fmt: skip
     settings = settings.replace(sources=path)
+    from narratives.cli.checks import check_database, check_set, check_sources
+
+    check_sources(path)  # a bad sources file fails here, before Prefect starts
+    check_set(settings)
+    check_database(settings.database)
     if args.no_prefect:
+        from narratives.cli.pipeline_cmds import RETRY_DELAYS_S
+        from narratives.core.runs import retry_transient
         from narratives.ingest.step import ingest_sources, record_run
         from narratives.pipeline import recorded_run
 
-        with recorded_run(settings, "ingest") as run:
-            counts = record_run(
-                settings, run.id, ingest_sources(settings, path, args.source, run.id)
-            )
-    else:
-        from flows.pipeline import ingest_flow
+        def ingest() -> dict:
+            with recorded_run(settings, "ingest") as run:
+                return record_run(
+                    settings, run.id, ingest_sources(settings, path, args.source, run.id)
+                )
 
-        counts = ingest_flow(settings.to_dict(), only=args.source)
+        counts = retry_transient(ingest, RETRY_DELAYS_S, "the ingest")
+    else:
+        from flows.server import prefect_api
+
+        with prefect_api():
+            from flows.pipeline import ingest_flow
+
+            counts = ingest_flow(settings.to_dict(), only=args.source)
     rows = [(sid, s["status"], s["new"], s["duplicate"], s["reprint"], s["error"], s["passages"])
             for sid, s in counts["sources"].items()]  # fmt: skip
     print(table(["source", "status", "new", "duplicate", "reprint", "error", "passages"], rows))

@@ -49,17 +49,29 @@ def register(sub, add_common) -> None:
     p.set_defaults(func=cmd_migrate)
 
 
+# --no-prefect: a run that fails with a transient error (the database held past lock_wait_s by
+# another process, the network) is run again after these pauses; its steps skip what is done.
+# The flows retry their tasks the same way (flows/pipeline.py).
+RETRY_DELAYS_S = (10, 60)
+
+
 def cmd_run(args, settings) -> int:
+    from narratives.cli.checks import check_run
     from narratives.cli.output import table
 
+    check_run(settings)  # a permanent error fails here, before Prefect starts
     if args.no_prefect:
-        from narratives.pipeline import run_pipeline
+        from narratives import pipeline
+        from narratives.core.runs import retry_transient
 
-        run = run_pipeline(settings)
+        run = retry_transient(lambda: pipeline.run_pipeline(settings), RETRY_DELAYS_S, "the run")
     else:
-        from flows.pipeline import pipeline_flow
+        from flows.server import prefect_api
 
-        run = pipeline_flow(settings.to_dict())
+        with prefect_api():
+            from flows.pipeline import pipeline_flow
+
+            run = pipeline_flow(settings.to_dict())
     counts, timings = run["counts"], run["timings"]
     print(
         f"\nrun {run['id']}: {run['status']}  model {run['model_id']}  set {run['set_id']}@{run['set_version']}"
@@ -73,6 +85,9 @@ def cmd_run(args, settings) -> int:
 
 def cmd_serve(args, settings) -> int:
     from flows.deploy import serve
+    from narratives.cli.checks import check_run
+
+    check_run(settings)
 
     serve(settings, name=args.name)
     return 0

@@ -1,15 +1,93 @@
 """The `runs` table: every step records the names and parameters of the parts it used, the model
-id and narrative-set version, its counts and timings, so any number can be traced and reproduced."""
+id and narrative-set version, its counts and timings, so any number can be traced and reproduced.
+
+A run is begun `running` and finished `ok` or `failed`. A process killed outright (kill -9, power
+loss) cannot finish its row, so while a run is running its row names its process in
+`counts.process` (pid, host, start time); the next run to start closes every `running` row whose
+process is gone as `failed`, "interrupted (process <pid> is gone)". The entry is removed when a
+run finishes. Rows from another host are left alone: whether their process lives cannot be told.
+
+`is_transient` says which failures are worth trying again after a pause (the Prefect flows and
+`narratives run --no-prefect` retry those only); anything else fails at once with its message.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
+import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from typing import TypeVar
 
 log = logging.getLogger("narratives.runs")
+
+T = TypeVar("T")
+
+
+def _proc_stat(pid: int) -> list[str]:
+    """The fields of /proc/<pid>/stat after the command name (Linux): state first, start time
+    (clock ticks since boot) at 19. Raises OSError where there is no such entry."""
+    with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+        stat = fh.read()
+    return stat[stat.rindex(")") + 2 :].split()
+
+
+def _start_ticks(pid: int) -> int | None:
+    """When the process started, to tell a reused pid apart (None without /proc)."""
+    try:
+        return int(_proc_stat(pid)[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def this_process() -> dict:
+    """What a running row records of the process that runs it."""
+    pid = os.getpid()
+    return {"pid": pid, "host": socket.gethostname(), "started": _start_ticks(pid)}
+
+
+def process_gone(process: dict) -> bool:
+    """Whether the process a running row names has ended (on this host; False if unknown)."""
+    pid = process.get("pid")
+    if not isinstance(pid, int) or process.get("host") != socket.gethostname():
+        return False
+    try:
+        fields = _proc_stat(pid)
+    except FileNotFoundError:
+        return os.path.isdir("/proc")  # no entry in a /proc that exists: the process is gone
+    except OSError:
+        fields = None
+    if fields is not None:
+        if fields[0] in ("Z", "X"):  # ended, not yet reaped by its parent
+            return True
+        started = process.get("started")
+        return started is not None and int(fields[19]) != started  # the pid was reused
+    try:  # no /proc (macOS): signal 0 asks whether the pid exists
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def close_stale_runs(con) -> list[int]:
+    """Finish as failed every `running` row whose process is gone; their ids."""
+    closed = []
+    for run_id, process in con.execute(
+        "SELECT id, json_extract(counts, '$.process') FROM runs WHERE status = 'running'"
+    ).fetchall():
+        process = json.loads(process) if isinstance(process, str) else process
+        if isinstance(process, dict) and process_gone(process):
+            finish_run(con, run_id, "failed", f"interrupted (process {process['pid']} is gone)")
+            log.warning("run %d was left running by process %s, which is gone: marked failed",
+                        run_id, process["pid"])  # fmt: skip
+            closed.append(run_id)
+    return closed
 
 
 def start_run(
@@ -22,10 +100,20 @@ def start_run(
     set_id: str | None = None,
     set_version: str | None = None,
 ) -> int:
+    """Begin a run `running`, naming this process; first close the runs killed before."""
+    close_stale_runs(con)
     return con.execute(
         "INSERT INTO runs (kind, status, components, parameters, model_id, set_id, set_version, counts, timings) "
-        "VALUES (?, 'running', ?, ?, ?, ?, ?, '{}', '{}') RETURNING id",
-        [kind, _json(components), _json(parameters), model_id, set_id, set_version],
+        "VALUES (?, 'running', ?, ?, ?, ?, ?, ?, '{}') RETURNING id",
+        [
+            kind,
+            _json(components),
+            _json(parameters),
+            model_id,
+            set_id,
+            set_version,
+            _json({"process": this_process()}),
+        ],  # fmt: skip
     ).fetchall()[0][0]
 
 
@@ -61,10 +149,43 @@ def finish_run(
 ) -> None:
     if isinstance(error, BaseException):
         error = "".join(traceback.format_exception_only(type(error), error)).strip()
+    # the process entry says who runs a running row; a finished row needs none
     con.execute(
-        "UPDATE runs SET status = ?, finished_at = current_timestamp, error = ? WHERE id = ?",
+        "UPDATE runs SET status = ?, finished_at = current_timestamp, error = ?, "
+        """counts = json_merge_patch(coalesce(counts, '{}'), '{"process": null}') WHERE id = ?""",
         [status, error, run_id],
     )
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A failure worth trying again after a pause: the database briefly held by another process,
+    or the network (a connection refused or reset, a timeout). Bad input, a missing file, a
+    damaged database or a bug is not: trying again would fail the same way."""
+    from narratives.core.store.db import DatabaseBusy
+
+    if isinstance(exc, DatabaseBusy | ConnectionError | TimeoutError):
+        return True
+    if getattr(exc, "network", False) is True:  # narratives.ingest.http.FetchError says so
+        return True
+    try:
+        import httpx
+    except ImportError:  # pragma: no cover - a dependency
+        return False
+    return isinstance(exc, httpx.TransportError)
+
+
+def retry_transient(fn: Callable[[], T], delays_s: Sequence[float], what: str = "run") -> T:
+    """`fn()`, tried again after each delay in turn while it fails with a transient error."""
+    for attempt, delay in enumerate([*delays_s, None], start=1):
+        try:
+            return fn()
+        except Exception as exc:
+            if delay is None or not is_transient(exc):
+                raise
+            log.warning("%s failed (%s); trying again in %g s (try %d of %d)", what, exc, delay,
+                        attempt + 1, len(delays_s) + 1)  # fmt: skip
+            time.sleep(delay)
+    raise AssertionError("not reached")  # pragma: no cover
 
 
 def get_run(con, run_id: int) -> dict:

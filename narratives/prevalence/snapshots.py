@@ -25,6 +25,17 @@ POINTER = "current.json"
 DB_NAME = "narratives.duckdb"
 
 
+class SnapshotDamaged(RuntimeError):
+    """The pointer file `current.json` cannot be read: one line with the file and the fix."""
+
+    def __init__(self, pointer: Path, reason: str):
+        self.path, self.reason = pointer, reason
+        super().__init__(
+            f"{pointer} is damaged ({reason}); run `narratives run` to publish a new snapshot, "
+            "or delete the file and `narratives dashboard` publishes one from the database"
+        )
+
+
 @dataclass(frozen=True)
 class Snapshot:
     folder: Path
@@ -45,9 +56,10 @@ def publish(
 ) -> Snapshot:
     """Copy the database (open for writing on `con`) and the indexes into a new snapshot and
     make it current. The caller holds the write connection, so nothing changes during the copy."""
-    con.execute("CHECKPOINT")  # everything in the main file, nothing left in the WAL
     now = dt.datetime.now(dt.UTC)
     stamp = now.strftime("%Y%m%dT%H%M%S%fZ")
+    log.info("publishing snapshot %s (run %s)", stamp, run_id)
+    con.execute("CHECKPOINT")  # everything in the main file, nothing left in the WAL
     snapshots_dir.mkdir(parents=True, exist_ok=True)
     building = snapshots_dir / f".building-{stamp}"
     building.mkdir()
@@ -70,15 +82,41 @@ def publish(
 
 
 def current(snapshots_dir: Path) -> Snapshot | None:
-    """The snapshot readers should open now, or None when none was published yet."""
+    """The snapshot readers should open now, or None when none was published yet (or the one
+    named is gone). A pointer that cannot be read raises SnapshotDamaged."""
+    pointer = snapshots_dir / POINTER
     try:
-        data = json.loads((snapshots_dir / POINTER).read_text(encoding="utf-8"))
+        raw = pointer.read_bytes()
     except FileNotFoundError:
         return None
-    folder = snapshots_dir / data["folder"]
-    if not (folder / DB_NAME).exists():
+    folder, published_at, run_id = _read_pointer(pointer, raw)
+    if not (snapshots_dir / folder / DB_NAME).exists():
         return None
-    return Snapshot(folder, dt.datetime.fromisoformat(data["published_at"]), data.get("run_id"))
+    return Snapshot(snapshots_dir / folder, published_at, run_id)
+
+
+def _read_pointer(pointer: Path, raw: bytes) -> tuple[str, dt.datetime, int | None]:
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise SnapshotDamaged(pointer, "not JSON") from None
+    if not isinstance(data, dict):
+        raise SnapshotDamaged(pointer, "not a JSON object")
+    folder = data.get("folder")
+    # a plain folder name inside the snapshots folder, as `publish` writes it: nothing else
+    if not isinstance(folder, str) or not folder or folder != Path(folder).name or folder in (
+        ".", "..") or folder.startswith(".") or "\\" in folder:  # fmt: skip
+        raise SnapshotDamaged(pointer, f"its folder {folder!r} is not a snapshot folder name")
+    try:
+        published_at = dt.datetime.fromisoformat(data.get("published_at"))
+    except (TypeError, ValueError):
+        raise SnapshotDamaged(
+            pointer, f"its published_at {data.get('published_at')!r} is not a date"
+        ) from None
+    run_id = data.get("run_id")
+    if run_id is not None and (not isinstance(run_id, int) or isinstance(run_id, bool)):
+        raise SnapshotDamaged(pointer, f"its run_id {run_id!r} is not a run id")
+    return folder, published_at, run_id
 
 
 def prune(snapshots_dir: Path, keep: int) -> list[Path]:

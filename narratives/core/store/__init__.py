@@ -8,8 +8,10 @@ kind of connection is kept open longer than a step or a query.
 
 from narratives.core.store.db import (
     DatabaseBusy,
+    DatabaseDamaged,
     DatabaseMissing,
     DatabaseOutdated,
+    DatabaseUnreadable,
     applied_migrations,
     apply_migrations,
     fetch_arrow,
@@ -23,8 +25,10 @@ from narratives.core.store.db import (
 
 __all__ = [
     "DatabaseBusy",
+    "DatabaseDamaged",
     "DatabaseMissing",
     "DatabaseOutdated",
+    "DatabaseUnreadable",
     "applied_migrations",
     "apply_migrations",
     "fetch_arrow",

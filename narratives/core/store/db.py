@@ -40,6 +40,57 @@ class DatabaseOutdated(RuntimeError):
     """A database made by an older version, opened read-only: a writer must migrate it first."""
 
 
+class DatabaseUnreadable(RuntimeError):
+    """A database file DuckDB cannot open (not a lock): said in one line with the file and the fix."""
+
+    def __init__(self, path: Path, reason: str, message: str | None = None):
+        self.path, self.reason = Path(path), reason
+        super().__init__(message or f"cannot open {path}: {reason}")
+
+
+class DatabaseDamaged(DatabaseUnreadable):
+    """A database file (or its write-ahead log) that is damaged or not a DuckDB database."""
+
+    def __init__(self, path: Path, reason: str):
+        path = Path(path)
+        if path.name.endswith(".wal"):
+            fix = (f"move {path.name} aside to open the database as of its last checkpoint, "
+                   "then run `narratives run` to redo what was lost")  # fmt: skip
+        else:
+            fix = (
+                "move it aside, then copy back the narratives.duckdb of the newest snapshot "
+                "(in the snapshots folder of --home) or run `narratives run` to rebuild it"
+            )
+        super().__init__(path, reason, f"{path} is damaged ({reason}); {fix}")
+
+
+# What DuckDB says about a file it cannot use, and the reason given to the user.
+_DAMAGE = [
+    ("not a valid DuckDB database file", "not a DuckDB database file"),
+    ("Could not read enough bytes", "the file is cut short"),
+    ("Corrupt WAL file", "an entry fails its checksum"),
+    ("Corrupt database file", "a block fails its checksum"),
+    ("checksum", "a block fails its checksum"),
+    ("Failure while replaying WAL", "it cannot be replayed"),
+]
+
+
+def _unreadable(path: Path, exc: Exception) -> DatabaseUnreadable:
+    """The one-line error for a DuckDB error about the file itself (not about a query)."""
+    text = str(exc)
+    wal = re.search(r'WAL file "([^"]+)"', text)
+    for needle, reason in _DAMAGE:
+        if needle in text:
+            return DatabaseDamaged(Path(wal.group(1)) if wal else path, reason)
+    # anything else: DuckDB's own words, without its prefix and without repeating the path
+    reason = re.sub(r"^[A-Za-z ]*Error: ", "", text.splitlines()[0] if text else type(exc).__name__)
+    return DatabaseUnreadable(path, reason.replace(f'"{path}"', "the file").strip())
+
+
+def _is_damage(exc: Exception) -> bool:
+    return any(needle in str(exc) for needle, _ in _DAMAGE)
+
+
 def migrations(folder: Path | None = None) -> list[tuple[str, str]]:
     """(name, sql) of every migration shipped with the package (or in `folder`), in name order."""
     folder = folder or resources.files("narratives.core.store.migrations")
@@ -138,9 +189,10 @@ def _open(path: Path, read_only: bool, wait_s: float):
     while True:
         try:
             return duckdb.connect(str(path), read_only=read_only)
-        except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower():
-                raise
+        except duckdb.Error as exc:
+            # "Could not set lock on file": another process holds it (not "block": damage)
+            if not isinstance(exc, duckdb.IOException) or not re.search(r"\block\b", str(exc)):
+                raise _unreadable(path, exc) from exc
             if time.monotonic() >= deadline:
                 raise DatabaseBusy(
                     f"{path} is open for writing in another process ({_pid_hint(exc)}); "
@@ -169,6 +221,10 @@ def writer(path: str | Path, wait_s: float = 60.0) -> Iterator[duckdb.DuckDBPyCo
         apply_migrations(con)
         yield con
         con.execute("CHECKPOINT")
+    except duckdb.Error as exc:  # damage found past the first pages: still one clear line
+        if _is_damage(exc):
+            raise _unreadable(path, exc) from exc
+        raise
     finally:
         con.close()
 
@@ -189,6 +245,10 @@ def reader(path: str | Path, wait_s: float = 10.0) -> Iterator[duckdb.DuckDBPyCo
                 "run `narratives migrate` (or any pipeline step) to apply them"
             )
         yield con
+    except duckdb.Error as exc:
+        if _is_damage(exc):
+            raise _unreadable(path, exc) from exc
+        raise
     finally:
         con.close()
 

@@ -125,10 +125,10 @@ class Settings(BaseSettings):
     # stance (narratives.matching.stance): C of the stance head's logistic regression (10:
     # measured on EUvsDisinfo dev with grouped cross-validation, docs/trust.md)
     stance_c: PositiveFloat = 10.0
-    # passages either side (same document) averaged into a passage's stance context. 2 measured
-    # best on EUvsDisinfo dev (one claim per text): recall 0.90, leakage 0.08 vs 0.86 / 0.14 at 0;
-    # but where a document refutes one narrative and asserts its rival in the next sentence (the
-    # demo: macro-F1 0.69 at 2, 0.78 at 0) the context carries the refutation over: 0 by default
+    # passages either side (same document, same best narrative) averaged into a passage's stance
+    # context. 2 measured best on EUvsDisinfo dev (one claim per text): recall 0.90, leakage 0.08
+    # vs 0.86 / 0.14 at 0; on the demo it halves the refutations counted (21 -> 11 of 66) but
+    # costs recall (macro-F1 0.78 -> 0.73): 0 by default (docs/trust.md)
     stance_context: int = Field(0, ge=0, le=10)
     relative_offset: float = 0.85  # relative: keeps its scores in the range of cosines
     # discovery and alerts

@@ -76,7 +76,13 @@ def match_step(settings: Settings, run_id: int, embedder: Embedder | None = None
             ids, texts = [r[0] for r in chunk], [r[2] for r in chunk]
             vectors = vector_store.get(con, embedder.model_id, [r[1] for r in chunk])
             decisions = scorer.decide(vectors, bank, nset, top_k=settings.top_k_matches)
-            judged = judges.judge(vectors, texts, [r[3] for r in chunk])
+            # a passage's stance context: its neighbours in the document that speak of the same
+            # narrative (its best-scoring one), not a rival's refutation in the next sentence
+            keys = [
+                (r[3], row[0].narrative_id if row else None)
+                for r, row in zip(chunk, decisions, strict=True)
+            ]
+            judged = judges.judge(vectors, texts, keys)
             with transaction(con):
                 written += _insert_matches(con, ids, decisions, judged, nset, embedder.model_id,
                                            run_id)  # fmt: skip

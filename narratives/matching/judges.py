@@ -47,9 +47,10 @@ class Judges:
             scope.term_pattern(nset.event), event_head, stance_head, threshold
         ), new + n_stance
 
-    def judge(self, vectors: np.ndarray, texts: list[str], documents: list[int]) -> Judgement:
-        """`documents`: each passage's document id, passages of a document together and in
-        order (a passage's stance is judged in the context of its neighbours)."""
+    def judge(self, vectors: np.ndarray, texts: list[str], documents: list) -> Judgement:
+        """`documents`: each passage's context key (the match step passes (document id, best
+        narrative)), passages of a key together and in order: a passage's stance is judged among
+        its neighbours with the same key (`Settings.stance_context`)."""
         stances, scores = self.stance_head.predict(vectors, texts, documents)
         return Judgement(
             term_hits=scope.term_hits(self.pattern, texts),

@@ -60,6 +60,13 @@ RULES = """
 """
 
 
+def tracked_narratives(con) -> list[str]:
+    """The ids of the live set's narratives."""
+    return [r[0] for r in con.execute(
+        "SELECT n.narrative_id FROM narratives n JOIN matchings l ON l.set_id = n.set_id "
+        "AND l.set_version = n.set_version ORDER BY 1").fetchall()]  # fmt: skip
+
+
 def narratives_overview(con) -> tuple[list[str], list[tuple]]:
     """The live narratives with the rule that decides them and their confirmed documents."""
     langs = ", ".join(
@@ -87,12 +94,8 @@ def narrative_detail(con, narrative_id: str, per_lang: int = 3) -> dict:
         [narrative_id],
     ).fetchall()
     if not row:
-        known = [r[0] for r in con.execute(
-            "SELECT n.narrative_id FROM narratives n JOIN matchings l ON l.set_id = n.set_id "
-            "AND l.set_version = n.set_version ORDER BY 1").fetchall()]  # fmt: skip
-        raise LookupError(
-            f"no narrative {narrative_id!r}; `narratives list` shows: {', '.join(known)}"
-        )
+        known = ", ".join(tracked_narratives(con))
+        raise LookupError(f"no narrative {narrative_id!r}; `narratives list` shows: {known}")
     set_id, version, label, description, set_threshold, scorer, threshold, rule = row[0]
     exemplars = con.execute(
         "SELECT lang, text FROM exemplars WHERE set_id = ? AND set_version = ? AND narrative_id = ? ORDER BY lang, seq",

@@ -153,11 +153,7 @@ def _insert_matches(
             "run_id": pa.array([run_id] * n, pa.int64()),
         }
     )
-    con.register("_matches", table)
-    try:
-        con.execute("INSERT OR REPLACE INTO matches BY NAME SELECT * FROM _matches")
-    finally:
-        con.unregister("_matches")
+    _insert_or_replace(con, "matches", table)
     return n
 
 
@@ -173,8 +169,13 @@ def _insert_scope(con, passage_ids, judged: Judgement, threshold, nset, model_id
         "threshold": pa.array([threshold] * n, pa.float64()),
         "run_id": pa.array([run_id] * n, pa.int64()),
     })  # fmt: skip
-    con.register("_scope", table)
+    _insert_or_replace(con, "passage_scope", table)
+
+
+def _insert_or_replace(con, target: str, table: pa.Table) -> None:
+    """One bulk upsert of an Arrow table into `target` (a table of this stage), by column name."""
+    con.register("_rows", table)
     try:
-        con.execute("INSERT OR REPLACE INTO passage_scope BY NAME SELECT * FROM _scope")
+        con.execute(f"INSERT OR REPLACE INTO {target} BY NAME SELECT * FROM _rows")
     finally:
-        con.unregister("_scope")
+        con.unregister("_rows")

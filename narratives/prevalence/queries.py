@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 
 from narratives.core.langs import ALL, TRACKED
+from narratives.matching.queries import tracked_narratives
 from narratives.prevalence.rollup import prevalence_source
 
 PERIODS = {"day": "day", "week": "CAST(date_trunc('week', day) AS DATE)", "total": "NULL::DATE"}
@@ -136,12 +137,6 @@ def _cells(r: dict | None) -> list:
         return [0, None, None]
     return [r["matched_documents"], round(100 * r["share"], 1),
             f"{100 * r['share_lo']:.1f}-{100 * r['share_hi']:.1f}"]  # fmt: skip
-
-
-def tracked_narratives(con) -> list[str]:
-    return [r[0] for r in con.execute(
-        "SELECT n.narrative_id FROM narratives n JOIN matchings l ON l.set_id = n.set_id "
-        "AND l.set_version = n.set_version ORDER BY 1").fetchall()]  # fmt: skip
 
 
 def share_of_voice(con, f: Filters, by: str = "week", split: str = "lang"):

@@ -15,8 +15,7 @@ import streamlit as st
 
 from dashboards import data
 from narratives.core.settings import Settings
-from narratives.core.store import DatabaseMissing, DatabaseOutdated
-from narratives.core.store.db import DatabaseUnreadable
+from narratives.core.store import DatabaseMissing, DatabaseOutdated, DatabaseUnreadable
 from narratives.prevalence import snapshots
 
 # cached per snapshot: a new snapshot is a new database path, hence new cache entries

@@ -141,13 +141,13 @@ def _configure_logging(quiet: bool, debug: bool) -> None:
     fmt, datefmt = "%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format=fmt,
                         datefmt=datefmt)  # fmt: skip
-    if not debug:
-        for handler in logging.getLogger().handlers:
-            if type(handler) is logging.StreamHandler:  # the one basicConfig added
-                handler.setFormatter(_OneLine(fmt, datefmt))
     if debug:
         for name in ("narratives", "embeddings", "flows"):
             logging.getLogger(name).setLevel(logging.DEBUG)
+    else:
+        for handler in logging.getLogger().handlers:
+            if type(handler) is logging.StreamHandler:  # the one basicConfig added
+                handler.setFormatter(_OneLine(fmt, datefmt))
     logging.getLogger("faiss").setLevel(logging.WARNING)  # its loader reports each ISA it tries
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per Prefect API call
 
@@ -217,8 +217,12 @@ def _own_message(exc: OSError) -> bool:
 def _is_user_error(exc: Exception) -> bool:
     """Failures the user can act on (bad input, a missing or damaged file, a busy database),
     as opposed to bugs."""
-    from narratives.core.store import DatabaseBusy, DatabaseMissing, DatabaseOutdated
-    from narratives.core.store.db import DatabaseUnreadable
+    from narratives.core.store import (
+        DatabaseBusy,
+        DatabaseMissing,
+        DatabaseOutdated,
+        DatabaseUnreadable,
+    )
     from narratives.ingest.state import IngestBusy
     from narratives.matching.sets import DefinitionError
     from narratives.prevalence.snapshots import SnapshotDamaged

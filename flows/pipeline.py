@@ -1,4 +1,4 @@
-"""The pipeline as Prefect flows: `ingest`, `embed`, `match`, `aggregate`, and `pipeline`
+"""The pipeline as Prefect flows: `ingest`, `embed`, `labels`, `match`, `aggregate`, and `pipeline`
 composing them, over the stages' step functions, in the order of `narratives.pipeline`.
 Settings travel as a plain dict (a flow parameter must serialise); each flow rebuilds them with
 `Settings.from_dict`."""
@@ -11,6 +11,8 @@ from prefect.cache_policies import NO_CACHE
 from narratives.core.runs import is_transient
 from narratives.core.settings import Settings
 from narratives.ingest.step import ingest_step
+from narratives.labels.queries import training_examples
+from narratives.labels.step import labels_step
 from narratives.matching.step import match_step
 from narratives.pipeline import recorded_run
 from narratives.prevalence.step import aggregate_step
@@ -48,9 +50,14 @@ def embed_task(settings: dict, run_id: int) -> dict:
     return embed_step(_settings(settings), run_id)
 
 
+@task(name="labels-step", retries=1, retry_delay_seconds=10, retry_condition_fn=transient)
+def labels_task(settings: dict, run_id: int) -> dict:
+    return labels_step(_settings(settings), run_id)
+
+
 @task(name="match-step", retries=1, retry_delay_seconds=10, retry_condition_fn=transient)
 def match_task(settings: dict, run_id: int) -> dict:
-    return match_step(_settings(settings), run_id)
+    return match_step(_settings(settings), run_id, labelled=training_examples)
 
 
 @task(name="aggregate-step", retries=1, retry_delay_seconds=10, retry_condition_fn=transient)
@@ -143,6 +150,12 @@ def embed_flow(settings: dict | None = None, run_id: int | None = None) -> dict:
                  "embed: %(embeddings_new)d new vectors; index holds %(indexed_passages)d")  # fmt: skip
 
 
+@flow(name="labels")
+def labels_flow(settings: dict | None = None, run_id: int | None = None) -> dict:
+    return _step(labels_task, settings, run_id, "labels",
+                 "labels: %(labels_new)d new analysts' labels stored, %(labels_total)d in all")  # fmt: skip
+
+
 @flow(name="match")
 def match_flow(settings: dict | None = None, run_id: int | None = None) -> dict:
     return _step(match_task, settings, run_id, "match",
@@ -157,7 +170,7 @@ def aggregate_flow(settings: dict | None = None, run_id: int | None = None) -> d
 
 @flow(name="pipeline")
 def pipeline_flow(settings: dict | None = None) -> dict:
-    """Ingest, embed, match and aggregate under one run record."""
+    """Ingest, embed, labels, match and aggregate under one run record."""
     s = _settings(settings)
     with recorded_run(s, "pipeline") as run:
         get_run_logger().info(
@@ -165,6 +178,7 @@ def pipeline_flow(settings: dict | None = None) -> dict:
         )
         ingest_flow(settings, run.id)
         embed_flow(settings, run.id)
+        labels_flow(settings, run.id)
         match_flow(settings, run.id)
         aggregate_flow(settings, run.id)
     return run.row

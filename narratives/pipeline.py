@@ -1,7 +1,12 @@
 """The order of the steps, and what a run records; the work is in each stage's `step`.
 
-    ingest ──▶ embed ──▶ match ──▶ aggregate          (`run_pipeline`, the `pipeline` flow)
-    cluster ──▶ alerts                                 (`run_discover`, the `discover` flow)
+    ingest ──▶ embed ──▶ labels ──▶ match ──▶ aggregate    (`run_pipeline`, the `pipeline` flow)
+    cluster ──▶ alerts                                       (`run_discover`, the `discover` flow)
+    labels                                                   (`run_labels`: `narratives labels sync`)
+
+The labels step comes before the match step so that the head learns from every label given so
+far; the labels stage sits after matching in the house (its queue reads the matches), so the
+pipeline hands the match step the function that reads them (`labelled`).
 
 Each step opens the database for writing for its own duration only, records what it did in the
 run's row and is idempotent. `recorded_run` is the one way a run is begun and finished: the CLI,
@@ -23,6 +28,8 @@ from narratives.core.store import writer
 from narratives.discovery.step import cluster_step
 from narratives.ingest.dedup import DEDUP
 from narratives.ingest.step import ingest_step
+from narratives.labels.queries import training_examples
+from narratives.labels.step import labels_step
 from narratives.matching import judges
 from narratives.matching.bank import GENERIC_BACKGROUND
 from narratives.matching.base import AGGREGATION, scorer_parameters
@@ -34,7 +41,10 @@ from narratives.prevalence.step import aggregate_step, publish_snapshot
 from narratives.vectors.index import IVF_THRESHOLD
 from narratives.vectors.step import embed_step, load_embedder
 
-__all__ = ["load_embedder", "recorded_run", "run_discover", "run_pipeline"]
+__all__ = ["load_embedder", "recorded_run", "run_discover", "run_labels", "run_pipeline"]
+
+# the kinds of run after which dashboards get a new snapshot (what they show has changed)
+PUBLISHING = ("pipeline", "labels")
 
 
 def components(settings: Settings) -> dict:
@@ -74,7 +84,7 @@ def recorded_run(settings: Settings, kind: str = "pipeline") -> Iterator[RunReco
         parameters=parameters(settings),
         set_id=nset.id,
         set_version=nset.version,
-        on_success=partial(publish_snapshot, settings) if kind == "pipeline" else None,
+        on_success=partial(publish_snapshot, settings) if kind in PUBLISHING else None,
     ) as run:
         yield run
 
@@ -84,8 +94,17 @@ def run_pipeline(settings: Settings, embedder: Embedder | None = None) -> dict:
     with recorded_run(settings) as run:
         ingest_step(settings, run.id)
         embed_step(settings, run.id, embedder)
-        match_step(settings, run.id, embedder)
+        labels_step(settings, run.id)
+        match_step(settings, run.id, embedder, labelled=training_examples)
         aggregate_step(settings, run.id)
+    return run.row
+
+
+def run_labels(settings: Settings) -> dict:
+    """Store the label journal's new labels (`narratives labels sync`); the next pipeline run
+    retrains the head with them, and the corrected prevalence uses the audit ones at once."""
+    with recorded_run(settings, "labels") as run:
+        labels_step(settings, run.id)
     return run.row
 
 

@@ -14,7 +14,7 @@ from narratives.core.store import writer
 
 ROOT = Path(__file__).resolve().parents[1]
 # the order of ../shared/DESIGN.md's "Rooms": a stage may read the tables of those before it
-STAGES = ["core", "passages", "ingest", "vectors", "matching", "prevalence", "discovery",
+STAGES = ["core", "passages", "ingest", "vectors", "matching", "labels", "prevalence", "discovery",
           "analytics", "evaluation"]  # fmt: skip
 OWNER = {t: s for s in STAGES for t in importlib.import_module(f"narratives.{s}").TABLES}
 WRITE = re.compile(

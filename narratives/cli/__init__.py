@@ -20,10 +20,12 @@ from narratives.cli import (
     ingest_cmds,
     pipeline_cmds,
     query_cmds,
+    review_cmds,
 )
 
 # Each module adds its subcommands; a new area of the tool adds a module here.
-COMMAND_MODULES = [pipeline_cmds, query_cmds, ingest_cmds, eval_cmds, discover_cmds, dashboard_cmds]
+COMMAND_MODULES = [pipeline_cmds, query_cmds, review_cmds, ingest_cmds, eval_cmds, discover_cmds,
+                   dashboard_cmds]  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -168,6 +168,10 @@ class Settings(BaseSettings):
         return self.home / "drafts"  # draft narratives saved from the dashboard's search
 
     @property
+    def labels_dir(self) -> Path:
+        return self.home / "labels"  # the label journal (narratives.labels.inbox)
+
+    @property
     def eval_database(self) -> Path:
         return self.home / "eval.duckdb"  # evaluations' runs and embedding cache
 

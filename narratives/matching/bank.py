@@ -23,14 +23,48 @@ BACKGROUND = "_background"  # bank rows of the set's neutral coverage (never a n
 GENERIC_BACKGROUND = "generic-news-v1"
 
 
+@dataclass(frozen=True)
+class LabelledExamples:
+    """Passages analysts labelled (the review queue's uncertain stream), as extra examples for
+    the heads that learn (`exemplar-head`): built by `narratives.labels.queries`."""
+
+    vectors: np.ndarray
+    narrative_ids: list[str]  # the narrative each verdict was given for
+    positive: np.ndarray  # bool: speaks of that narrative (asserts, refutes or reports it)
+    none: np.ndarray  # bool: "none of the set's narratives": a negative for every narrative
+    counts: dict  # verdict -> labels, for the run record
+    fingerprint: str  # changes when the labels do: the match step then scores again
+
+    def targets(self, narrative_id: str) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, 0/1 targets) of the examples that say something of `narrative_id`: its own
+        verdicts; `none`; and positives of other narratives (negatives here, as other
+        narratives' exemplars are). A `no` for another narrative says nothing of this one."""
+        ids = np.array(self.narrative_ids)
+        own = ids == narrative_id
+        use = own | self.none | (self.positive & ~own)
+        return np.flatnonzero(use), (own & self.positive)[use].astype(int)
+
+
 @dataclass
 class ExemplarBank:
-    """The vectors a set is matched with: one row per exemplar or description."""
+    """The vectors a set is matched with: one row per exemplar or description, and the
+    analysts' labelled passages when there are any."""
 
     narrative_ids: list[str]  # a narrative's id, or BACKGROUND
     langs: list[str]
     texts: list[str]
     vectors: np.ndarray
+    labelled: LabelledExamples | None = None
+
+    def training(self, narrative_id: str) -> tuple[np.ndarray, np.ndarray]:
+        """(vectors, 0/1 targets) a head for one narrative learns from: the bank's rows (its
+        exemplars positive, the rest negative) and the labelled passages that speak to it."""
+        y = (np.array(self.narrative_ids) == narrative_id).astype(int)
+        if self.labelled is None:
+            return self.vectors, y
+        rows, targets = self.labelled.targets(narrative_id)
+        return (np.vstack([self.vectors, self.labelled.vectors[rows]]),
+                np.concatenate([y, targets]))  # fmt: skip
 
     @classmethod
     def texts_of(cls, nset: NarrativeSet) -> tuple[list[str], list[str], list[str]]:

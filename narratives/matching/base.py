@@ -45,6 +45,7 @@ class Scorer(ABC):
 
     name = ""
     uses_set_thresholds = True  # cosine scorers: the set's per-narrative thresholds decide
+    learns_from_labels = False  # True: trained with analysts' labelled passages when given
 
     def __init__(self, settings: Settings | None = None):
         self.settings = settings or Settings()

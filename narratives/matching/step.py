@@ -1,13 +1,19 @@
 """The match step: every stored passage with a vector and no decision yet for the live set
 version and model is scored by the configured scorer; its top narratives are stored in
 `matches` with decision and evidence, and `matchings` names the (set version, model) that
-prevalence reads. Idempotent: matches are keyed by (passage, set version, model)."""
+prevalence reads. Idempotent: matches are keyed by (passage, set version, model).
+
+A scorer that learns from analysts' labels gets them from `labelled` (a function of the write
+connection, set id and model id, given by the pipeline: the labels stage comes after this one).
+When the labels it learnt from change, every live match is scored again: `matchings.training`
+holds the fingerprint of the labels the live matches were made with."""
 
 from __future__ import annotations
 
 import json
 import logging
 import time
+from collections.abc import Callable
 
 import pyarrow as pa
 
@@ -15,7 +21,7 @@ from embeddings.base import Embedder
 from narratives.core import runs
 from narratives.core.settings import Settings
 from narratives.core.store import transaction, writer
-from narratives.matching.bank import embed_bank
+from narratives.matching.bank import LabelledExamples, embed_bank
 from narratives.matching.base import get_scorer
 from narratives.matching.judges import Judgement, Judges
 from narratives.matching.sets import NarrativeSet, load_set
@@ -55,7 +61,11 @@ def register_set(con, nset: NarrativeSet) -> None:
                     )
 
 
-def match_step(settings: Settings, run_id: int, embedder: Embedder | None = None) -> dict:
+Labelled = Callable[..., LabelledExamples | None]
+
+
+def match_step(settings: Settings, run_id: int, embedder: Embedder | None = None,
+               labelled: Labelled | None = None) -> dict:  # fmt: skip
     embedder = embedder or load_embedder(settings.model, settings.models_dir)
     nset = load_set(settings.narrative_set)
     scorer = get_scorer(settings.scorer, settings)
@@ -64,6 +74,10 @@ def match_step(settings: Settings, run_id: int, embedder: Embedder | None = None
     with writer(settings.database, settings.lock_wait_s) as con:
         register_set(con, nset)
         bank, exemplars_new = embed_bank(con, nset, embedder)
+        if labelled is not None and scorer.learns_from_labels:
+            bank.labelled = labelled(con, nset.id, embedder.model_id)
+        training = bank.labelled.fingerprint if bank.labelled is not None else None
+        rescored = _forget_if_retrained(con, nset, embedder.model_id, training)
         judges, judges_new = Judges.fit(con, nset, embedder, settings)
         todo = con.execute(
             "SELECT p.id, p.text_hash, p.text, p.document_id FROM passages p "
@@ -88,9 +102,9 @@ def match_step(settings: Settings, run_id: int, embedder: Embedder | None = None
                                            run_id)  # fmt: skip
                 _insert_scope(con, ids, judged, judges.threshold, nset, embedder.model_id, run_id)
         con.execute(
-            "INSERT OR REPLACE INTO matchings (set_id, set_version, model_id, run_id, updated_at) "
-            "VALUES (?, ?, ?, ?, current_timestamp)",
-            [nset.id, nset.version, embedder.model_id, run_id],
+            "INSERT OR REPLACE INTO matchings (set_id, set_version, model_id, run_id, updated_at, "
+            "training) VALUES (?, ?, ?, ?, current_timestamp, ?)",
+            [nset.id, nset.version, embedder.model_id, run_id, training],
         )
         confirmed = dict(con.execute(
             "SELECT coalesce(stance, 'asserts'), count(*) FROM matches WHERE run_id = ? "
@@ -101,6 +115,8 @@ def match_step(settings: Settings, run_id: int, embedder: Embedder | None = None
             "confirmed_new": sum(confirmed.values()),
             "confirmed_new_by_stance": confirmed,
             "exemplar_embeddings_new": exemplars_new + judges_new,
+            "labels_used": bank.labelled.counts if bank.labelled is not None else {},
+            "rescored_for_labels": rescored,
         }
         runs.update_run(
             con, run_id, counts=counts, timings={"match_s": time.perf_counter() - started},
@@ -114,6 +130,24 @@ def match_step(settings: Settings, run_id: int, embedder: Embedder | None = None
         sum(confirmed.values()),
     )
     return counts
+
+
+def _forget_if_retrained(con, nset: NarrativeSet, model_id: str, training: str | None) -> int:
+    """When the labels the scorer learns from changed since the live matches of this set
+    version were made, drop those matches so that they are all scored again; returns how many."""
+    live = con.execute(
+        "SELECT training FROM matchings WHERE set_id = ? AND set_version = ? AND model_id = ?",
+        [nset.id, nset.version, model_id],
+    ).fetchall()
+    if not live or live[0][0] == training:
+        return 0
+    where = "WHERE set_id = ? AND set_version = ? AND model_id = ?"
+    params = [nset.id, nset.version, model_id]
+    n = con.execute(f"SELECT count(DISTINCT passage_id) FROM matches {where}", params).fetchall()
+    with transaction(con):
+        con.execute(f"DELETE FROM matches {where}", params)
+    log.info("match: the head's labels changed; scoring %d passages again", n[0][0])
+    return n[0][0]
 
 
 def _by_whole_documents(rows: list[tuple], size: int):

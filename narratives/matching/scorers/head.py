@@ -3,7 +3,9 @@ itself: the narrative's exemplars and description are the positives, the other n
 exemplars and the background the negatives. Its score is a probability, decided with its own
 threshold (`Settings.head_threshold`, 0.5: "as likely as not"), never the set's cosine
 thresholds. It learns which directions of the embedding tell this narrative from on-topic text
-that does not carry it, where a cosine mostly measures topic. No labelled documents needed."""
+that does not carry it, where a cosine mostly measures topic. No labelled documents needed;
+when analysts have labelled passages (the review queue's uncertain stream), they join the
+bank's rows as examples (`ExemplarBank.training`)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from narratives.matching.scorers.cosine import narrative_scores
 @register_scorer("exemplar-head")
 class ExemplarHead(Scorer):
     uses_set_thresholds = False
+    learns_from_labels = True
 
     def parameters(self) -> dict:
         s = self.settings
@@ -39,14 +42,13 @@ class ExemplarHead(Scorer):
 
         _, nearest, _ = narrative_scores(vectors, bank, order, "max")
         out = np.zeros((len(vectors), len(order)), dtype=np.float32)
-        ids = np.array(bank.narrative_ids)
         for j, nid in enumerate(order):
-            y = (ids == nid).astype(int)
+            x, y = bank.training(nid)
             if len(vectors) == 0 or y.sum() in (0, len(y)):
                 continue  # nothing to tell it from: never confirmed
             model = LogisticRegression(
                 C=self.settings.head_c, class_weight="balanced", max_iter=3000
             )
-            model.fit(bank.vectors, y)
+            model.fit(x, y)
             out[:, j] = model.predict_proba(vectors)[:, 1]
         return out, nearest

@@ -178,3 +178,18 @@ def test_bad_lines_are_skipped_with_a_message_and_a_line_being_written_waits(bui
     counts = run_labels(settings)["counts"]
     assert counts["labels_new"] == 1 and counts["label_problems"] == 0
     assert len(stored(settings)) == 2
+
+
+def test_stance_verdicts_teach_the_stance_head(built, e5):
+    settings = built
+    with reader(settings.database) as con:
+        items = [i for i in next_items(con, "uncertain", [], n=40) if i["stance"] == "asserts"][:4]
+    assert len(items) == 4
+    journal = Journal(settings.labels_dir, "gil")
+    for item in items:
+        journal.append(label_for(item, "refutes", "gil", now()))
+    run_pipeline(settings, e5)
+    with reader(settings.database) as con:
+        after = {(r[0], r[1]): r[2] for r in con.execute(
+            "SELECT passage_id, narrative_id, stance FROM live_matches").fetchall()}  # fmt: skip
+    assert [after[(i["passage_id"], i["narrative_id"])] for i in items] == ["refutes"] * 4

@@ -34,12 +34,14 @@ def all_labels(con, set_id: str | None = None) -> list[dict]:
 
 def training_examples(con, set_id: str, model_id: str) -> LabelledExamples | None:
     """The passages analysts labelled outside the audit, with their vectors under `model_id`,
-    as the head's extra examples: a verdict that speaks of the narrative (asserts, refutes,
-    reports) is a positive for it, `no` a negative for it alone, `none` a negative for all."""
+    as the heads' extra examples: a verdict that speaks of the narrative (asserts, refutes,
+    reports) is a positive for it, `no` a negative for it alone, `none` a negative for all; and
+    the stance verdicts teach the stance head."""
     rows = con.execute(
         f"""
         WITH current AS ({CURRENT})
-        SELECT c.label_id, c.narrative_id, c.verdict, e.vector
+        SELECT c.label_id, c.narrative_id, c.verdict, e.vector,
+               (SELECT any_value(p.text) FROM passages p WHERE p.text_hash = c.passage_hash)
         FROM current c JOIN embeddings e ON e.text_hash = c.passage_hash AND e.model_id = $model
         WHERE c.item_kind = 'passage' AND c.stream <> 'audit'
         ORDER BY c.label_id
@@ -55,6 +57,8 @@ def training_examples(con, set_id: str, model_id: str) -> LabelledExamples | Non
         narrative_ids=[r[1] for r in rows],
         positive=np.array([v in SPEAKS_OF for v in verdicts]),
         none=np.array([v == "none" for v in verdicts]),
+        texts=[r[4] or "" for r in rows],
+        verdicts=verdicts,
         counts=counts,
         fingerprint=hashlib.sha256("".join(r[0] for r in rows).encode()).hexdigest()[:16],
     )

@@ -32,6 +32,8 @@ class LabelledExamples:
     narrative_ids: list[str]  # the narrative each verdict was given for
     positive: np.ndarray  # bool: speaks of that narrative (asserts, refutes or reports it)
     none: np.ndarray  # bool: "none of the set's narratives": a negative for every narrative
+    texts: list[str]  # the passages' texts (the stance head's cue feature reads them)
+    verdicts: list[str]  # asserts | refutes | reports | no | none
     counts: dict  # verdict -> labels, for the run record
     fingerprint: str  # changes when the labels do: the match step then scores again
 
@@ -43,6 +45,12 @@ class LabelledExamples:
         own = ids == narrative_id
         use = own | self.none | (self.positive & ~own)
         return np.flatnonzero(use), (own & self.positive)[use].astype(int)
+
+    def stances(self) -> tuple[np.ndarray, list[str], list[str]]:
+        """(vectors, texts, stances) of the labelled passages that carry a stance verdict: more
+        examples for the stance head, in the coverage's own words."""
+        keep = [i for i, v in enumerate(self.verdicts) if v in ("asserts", "refutes", "reports")]
+        return self.vectors[keep], [self.texts[i] for i in keep], [self.verdicts[i] for i in keep]
 
 
 @dataclass

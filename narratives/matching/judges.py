@@ -9,7 +9,7 @@ import numpy as np
 
 from narratives.core.settings import Settings
 from narratives.matching import scope, stance
-from narratives.matching.bank import EXEMPLAR_ROLE
+from narratives.matching.bank import EXEMPLAR_ROLE, LabelledExamples
 from narratives.matching.sets import NarrativeSet
 from narratives.vectors.store import embed_cached
 
@@ -30,8 +30,10 @@ class Judges:
     threshold: float | None  # the event score a passage needs; None without an event
 
     @classmethod
-    def fit(cls, con, nset: NarrativeSet, embedder, settings: Settings) -> tuple[Judges, int]:
-        """The set's judges and how many training texts had to be embedded."""
+    def fit(cls, con, nset: NarrativeSet, embedder, settings: Settings,
+            labelled: LabelledExamples | None = None) -> tuple[Judges, int]:  # fmt: skip
+        """The set's judges and how many training texts had to be embedded; analysts' stance
+        verdicts on passages (`labelled`) join the stance head's examples."""
         new = 0
         event_head = None
         if nset.event is not None:
@@ -41,6 +43,9 @@ class Judges:
             event_head, new = scope.EventHead(settings).fit(on_v, off_v), new + n_on + n_off
         texts, labels = stance.training_texts(nset)
         vectors, n_stance = embed_cached(con, embedder, texts, EXEMPLAR_ROLE)
+        if labelled is not None:
+            more_v, more_t, more_s = labelled.stances()
+            vectors, texts, labels = np.vstack([vectors, more_v]), texts + more_t, labels + more_s
         stance_head = stance.StanceHead(settings).fit(vectors, labels, texts)
         threshold = settings.scope_threshold if event_head is not None else None
         return cls(

@@ -78,7 +78,7 @@ def match_step(settings: Settings, run_id: int, embedder: Embedder | None = None
             bank.labelled = labelled(con, nset.id, embedder.model_id)
         training = bank.labelled.fingerprint if bank.labelled is not None else None
         rescored = _forget_if_retrained(con, nset, embedder.model_id, training)
-        judges, judges_new = Judges.fit(con, nset, embedder, settings)
+        judges, judges_new = Judges.fit(con, nset, embedder, settings, bank.labelled)
         todo = con.execute(
             "SELECT p.id, p.text_hash, p.text, p.document_id FROM passages p "
             "JOIN embeddings e ON e.text_hash = p.text_hash AND e.model_id = $model "

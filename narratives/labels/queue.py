@@ -110,43 +110,55 @@ def audit_population(con, narrative: str) -> list[dict]:
 
 def audit(con, done: dict[tuple, str], narrative: str | None = None, n: int = 20) -> list[dict]:
     """The next `n` audit documents. `done`: (narrative_id, document_hash) -> the stratum of
-    each document audited so far. Without `narrative`, the narratives with the fewest audit
-    labels come first, so every narrative's audit grows evenly."""
+    each document audited so far. Without `narrative`, the narrative with the fewest audit
+    labels comes next each time, so every narrative's audit grows evenly."""
     live = live_set(con)
     if live is None:
         return []
     names = _labels_text(con)
     per = Counter(k[0] for k in done)
-    order = [narrative] if narrative else sorted(tracked_narratives(con), key=lambda x: per[x])
+    draws = {nid: _AuditDraw(con, nid, done) for nid in
+             ([narrative] if narrative else tracked_narratives(con))}  # fmt: skip
     out: list[dict] = []
-    for nid in order:
+    while len(out) < n:
+        open_ = [nid for nid, d in draws.items() if d.left()]
+        if not open_:
+            break
+        nid = min(open_, key=lambda x: (per[x], x))
+        per[nid] += 1
+        out.append(live | draws[nid].take() | {"narrative_id": nid,
+                                               "narrative_label": names.get(nid, nid)})  # fmt: skip
+    return out
+
+
+class _AuditDraw:
+    """One narrative's audit: its two strata in the audit's order, drawn from in turns."""
+
+    def __init__(self, con, nid: str, done: dict[tuple, str]):
         population = audit_population(con, nid)
-        if not population:
-            continue
-        total = len(population)
-        taken = Counter(s for (m, _), s in done.items() if m == nid)
+        total = len(population) or 1
+        self.taken = Counter(s for (m, _), s in done.items() if m == nid)
         strata = {
             "counted": [d for d in population if d["counted"]],
             "not-counted": [d for d in population if not d["counted"]],
         }
-        share = {k: len(v) / total for k, v in strata.items()}
-        queues = {k: [d for d in v if (nid, d["document_hash"]) not in done]
-                  for k, v in strata.items()}  # fmt: skip
-        while len(out) < n and any(queues.values()):
-            # the stratum with fewer labels next; an empty one gives way to the other
-            stratum = min((k for k in queues if queues[k]), key=lambda k: (taken[k], k))
-            doc = queues[stratum].pop(0)
-            taken[stratum] += 1
-            text = doc["text"] or doc["document_text"][:600]
-            out.append(live | doc | {
-                "stream": "audit", "item_kind": "document", "narrative_id": nid,
-                "narrative_label": names.get(nid, nid), "passage_id": None,
-                "passage_hash": None, "text": text, "stratum": stratum,
-                "stratum_share": share[stratum], "decision": None, "threshold": None,
-            })  # fmt: skip
-        if len(out) >= n:
-            break
-    return out
+        self.share = {k: len(v) / total for k, v in strata.items()}
+        self.queues = {k: [d for d in v if (nid, d["document_hash"]) not in done]
+                       for k, v in strata.items()}  # fmt: skip
+
+    def left(self) -> bool:
+        return any(self.queues.values())
+
+    def take(self) -> dict:
+        # the stratum with fewer labels next; an empty one gives way to the other
+        stratum = min((k for k in self.queues if self.queues[k]), key=lambda k: (self.taken[k], k))
+        doc = self.queues[stratum].pop(0)
+        self.taken[stratum] += 1
+        return doc | {
+            "stream": "audit", "item_kind": "document", "passage_id": None, "passage_hash": None,
+            "text": doc["text"] or doc["document_text"][:600], "stratum": stratum,
+            "stratum_share": self.share[stratum], "decision": None, "threshold": None,
+        }  # fmt: skip
 
 
 def next_items(con, stream: str, done_labels: list[dict], narrative: str | None = None,

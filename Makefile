@@ -15,7 +15,7 @@ export HF_DATASETS_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 export HF_HOME ?= $(CURDIR)/var/hf
 
-.PHONY: install demo test lint format clean bench bench-quick eval agreement dashboard browser eval-quality eval-trust
+.PHONY: install demo test lint format clean bench bench-quick eval agreement dashboard browser eval-quality eval-trust eval-prevalence
 
 install: $(STAMP)
 
@@ -61,6 +61,15 @@ eval-trust: $(STAMP)  ## can a count be trusted: off-topic false positives (NTRE
 		--ntrex $(EVAL_DATA)/ntrex128/dev.jsonl \
 		--semeval $(EVAL_DATA)/semeval2025_t10/dev.jsonl \
 		--euvsdisinfo $(EVAL_DATA)/euvsdisinfo_stance/dev.jsonl $(if $(MODEL),--model $(MODEL))
+
+eval-prevalence: $(STAMP)  ## corrected prevalence: classify-and-count vs audit-corrected shares, interval coverage, learning curve (VoxCheck, NTREX, SemEval); one table (docs/prevalence.md)
+	$(BIN)/python benchmarks/prevalence.py \
+		--voxcheck $(EVAL_DATA)/voxcheck_pd/dev.jsonl \
+		--voxcheck-taxonomy $(EVAL_DATA)/voxcheck_pd/taxonomy.json \
+		--ntrex $(EVAL_DATA)/ntrex128/dev.jsonl \
+		--semeval $(EVAL_DATA)/semeval2025_t10/dev.jsonl \
+		--semeval-taxonomy $(EVAL_DATA)/semeval2025_t10/taxonomy.json \
+		--semeval-descriptions $(EVAL_DATA)/semeval2025_t10/narrative_descriptions_en.jsonl $(if $(MODEL),--model $(MODEL))
 
 test: $(STAMP) browser  ## set up, check the import contract, run the test suite (pytest's exit 5, no tests collected, is a failure)
 	$(BIN)/lint-imports

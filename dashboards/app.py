@@ -22,6 +22,7 @@ PAGES = [
     st.Page("views/search.py", title="Search", url_path="search"),
     st.Page("views/outlets.py", title="Outlets", url_path="outlets"),
     st.Page("views/provenance.py", title="Provenance", url_path="provenance"),
+    st.Page("views/review.py", title="Review", url_path="review"),
 ]
 
 st.navigation(PAGES).run()

@@ -15,8 +15,11 @@ from pathlib import Path
 import pandas as pd
 
 from narratives.core.store import reader
+from narratives.labels import queries as label_queries
+from narratives.labels import queue as review
 from narratives.matching import queries as matching
 from narratives.matching.queries import TIERS
+from narratives.prevalence import corrected as corrected_queries
 from narratives.prevalence import queries as prevalence_queries
 from narratives.prevalence.queries import Filters
 
@@ -43,6 +46,19 @@ def prevalence(db: Path, f: Filters, by: str = "week", split_lang: bool = True) 
         df["lang"] = "all"
     return df[["period", "narrative", "lang", "documents", "all_documents", "passages",
                "all_passages", "share", "share_lo", "share_hi"]]  # fmt: skip
+
+
+def corrected(db: Path, f: Filters, by: str = "total", split_lang: bool = False) -> pd.DataFrame:
+    """Per period (and language) and narrative: the raw share of the event's coverage, the
+    share corrected for the tracker's error measured by the analysts' audit, its 95% interval,
+    the audit labels behind it and a note (which rates, or why there is no corrected share)."""
+    with reader(db) as con:
+        rows = corrected_queries.corrected_rows(con, f, by, split_lang)
+    df = pd.DataFrame(rows, columns=["period", "narrative_id", "lang", "matched_documents",
+                                     "total_documents", "share", "corrected", "corrected_lo",
+                                     "corrected_hi", "audit_labels", "correction"])  # fmt: skip
+    return df.rename(columns={"narrative_id": "narrative", "matched_documents": "documents",
+                              "total_documents": "all_documents"})  # fmt: skip
 
 
 def share_of_voice(db: Path, f: Filters, by: str = "week", split: str = "lang") -> pd.DataFrame:
@@ -106,3 +122,17 @@ def contested(db: Path, f: Filters, by: str = "week") -> pd.DataFrame:
         df = prevalence_queries.contested(con, f, by).to_pandas()
     df["lang"] = df["lang"].fillna("all")
     return df.rename(columns={"narrative_id": "narrative"})
+
+
+def stored_labels(db: Path) -> list[dict]:
+    """The labels stored in a snapshot, oldest first (the review queue leaves their items out)."""
+    with reader(db) as con:
+        return label_queries.all_labels(con)
+
+
+def review_queue(db: Path, stream: str, done_labels: list[dict], narrative: str | None = None,
+                 n: int = 20) -> list[dict]:  # fmt: skip
+    """The next `n` items of a review stream in a snapshot, leaving out those in `done_labels`
+    (the snapshot's stored labels and the journal's)."""
+    with reader(db) as con:
+        return review.next_items(con, stream, done_labels, narrative, n)

@@ -72,7 +72,7 @@ def first_ingest(mini_settings, sources_file):
 @pytest.fixture(scope="module")
 def ingested(tmp_path_factory):
     """One ingest of every fixture source, shared by the tests that only read its result."""
-    from ingest_server import ROOT, FixtureServer
+    from tests.ingest_server import ROOT, FixtureServer
 
     from narratives.core.settings import Settings
 

@@ -104,6 +104,47 @@ def test_the_demo_agrees_with_its_gold_labels_in_precision_and_recall(demo_run):
         assert a.precision >= 2 * base[name], (name, a.precision, base[name])
 
 
+def test_an_audit_by_a_truthful_analyst_moves_the_demo_prevalence_toward_the_truth(
+    demo_run, tmp_path
+):
+    """An analyst audits 30 documents per narrative of the demo (the review queue's audit
+    stream) and answers from the corpus's gold labels. The corrected share of the event's
+    coverage is nearer the gold share than the raw count, on average over the narratives, and
+    every narrative's 95% interval holds the gold share."""
+    import shutil
+
+    from narratives.labels.inbox import Journal
+    from narratives.labels.model import now
+    from narratives.labels.queue import label_for, next_items
+    from narratives.prevalence.corrected import corrected_rows
+
+    src, _ = demo_run
+    settings = src.replace(home=tmp_path / "var")
+    shutil.copytree(src.home, settings.home)
+    journal = Journal(settings.labels_dir, "truthful")
+    with reader(settings.database) as con:
+        gold = dict(con.execute("SELECT content_hash, gold_labels FROM documents").fetchall())
+        in_scope = [h for (h,) in con.execute(
+            "SELECT d.content_hash FROM document_scope s JOIN documents d ON d.id = s.document_id "
+            "WHERE s.in_scope").fetchall()]  # fmt: skip
+        for item in next_items(con, "audit", [], n=90):
+            verdict = (
+                "asserts" if item["narrative_id"] in (gold[item["document_hash"]] or []) else "no"
+            )
+            journal.append(label_for(item, verdict, "truthful", now()))
+    assert pipeline.run_labels(settings)["counts"]["labels_new"] == 90
+    with reader(settings.database) as con:
+        rows = corrected_rows(con, by="total", split_lang=False)
+    raw_err, corr_err = [], []
+    for r in rows:
+        truth = sum(r["narrative_id"] in (gold[h] or []) for h in in_scope) / len(in_scope)
+        assert r["audit_labels"] == 30 and r["corrected"] is not None, r
+        assert r["corrected_lo"] <= truth <= r["corrected_hi"], (r, truth)
+        raw_err.append(abs(r["share"] - truth))
+        corr_err.append(abs(r["corrected"] - truth))
+    assert len(rows) == 3 and sum(corr_err) < sum(raw_err), (corr_err, raw_err)
+
+
 def test_prevalence_counts_and_denominators(first_run, mini_settings):
     with reader(mini_settings.database) as con:
         headers, rows = prevalence(con, "total")

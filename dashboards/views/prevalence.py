@@ -6,6 +6,8 @@ import streamlit as st
 
 from dashboards import common
 
+corrected = st.cache_data(show_spinner=False, max_entries=64)(common.data.corrected)
+
 snap, opts = common.page("Prevalence over time")
 f = common.filters(opts)
 c1, c2, c3, c4 = st.columns(4)
@@ -90,17 +92,34 @@ if share and not df.empty:
     )
 
 st.subheader("Totals over the selected range")
-# across languages a document counts once (prevalence_daily_all), never a sum over languages
-totals = common.prevalence(snap.database, f, "total", False)
+# across languages a document counts once (prevalence_daily_all), never a sum over languages;
+# the corrected share uses the analysts' audit (narratives.prevalence.corrected)
+totals = corrected(snap.database, f, "total", False)
 totals = totals[totals["narrative"].isin(picked)][
-    ["narrative", "documents", "all_documents", "share"]
-]
+    ["narrative", "documents", "all_documents", "share", "corrected", "corrected_lo",
+     "corrected_hi", "audit_labels", "correction"]
+]  # fmt: skip
+st.caption(
+    "share: the tracker's count over the event's documents (raw). corrected: that share "
+    "corrected for the tracker's error as the analysts' audit measured it (the Review page), "
+    "with its 95% interval, which includes the uncertainty of the error rates; audit_labels: "
+    "the audit labels behind it. Too few labels: no corrected share, and the note says how "
+    "many are needed."
+)
+pct = st.column_config.NumberColumn(format="percent")
 st.dataframe(
     totals,
     hide_index=True,
     key="totals",
-    column_config={"share": st.column_config.NumberColumn(format="percent")},
+    column_config={c: pct for c in ("share", "corrected", "corrected_lo", "corrected_hi")},
 )
+for t in totals.itertuples():  # the same in words, one line per narrative
+    raw = f"{t.narrative}: raw {t.share:.1%} ({t.documents} of {t.all_documents} documents)"
+    if pd.isna(t.corrected):
+        st.text(f"{raw}; corrected: none yet ({t.correction})")
+    else:
+        st.text(f"{raw}; corrected {t.corrected:.1%} (95% interval {t.corrected_lo:.1%} to "
+                f"{t.corrected_hi:.1%}), {t.audit_labels} audit labels")  # fmt: skip
 with st.expander("Numbers behind the chart"):
     st.dataframe(df, hide_index=True, key="numbers")
 

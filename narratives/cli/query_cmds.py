@@ -72,17 +72,30 @@ def register(sub, add_common) -> None:
 
 def cmd_prevalence(args, settings) -> int:
     from narratives.core.store import reader
-    from narratives.prevalence.queries import prevalence
+    from narratives.prevalence.corrected import add_to_table
+    from narratives.prevalence.estimates import MIN_AUDIT, MIN_STRATUM
+    from narratives.prevalence.queries import Filters, prevalence
 
     with reader(settings.database) as con:
         headers, rows = prevalence(con, args.by, args.narrative, args.lang, args.outlet_kind,
                                    args.of)  # fmt: skip
+        if args.of == "event":
+            f = Filters(kinds=(args.outlet_kind,) if args.outlet_kind else (),
+                        narratives=(args.narrative,) if args.narrative else ())  # fmt: skip
+            headers, rows = add_to_table(con, headers, rows, args.by, f, args.lang)
     of = "about the event" if args.of == "event" else "(all coverage)"
     print(
         "documents carrying each narrative (docs: a passage confirmed, in scope, asserting it), "
         f"their share of that period's documents {of} in the language (pct) and its 95% Wilson "
         "interval (ci95, percent); all_*: across languages, a document once"
     )
+    if args.of == "event":
+        print(
+            "*_corr_pct: that share corrected for the tracker's error measured by the analysts' "
+            "audit (`narratives review`), with its 95% interval (corr_ci95, which includes the "
+            "uncertainty of the error rates); audit: the audit labels behind it (a corrected "
+            f"share needs {MIN_AUDIT}, at least {MIN_STRATUM} counted and {MIN_STRATUM} not)"
+        )
     print(table(headers, rows))
     return 0
 

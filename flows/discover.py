@@ -1,10 +1,15 @@
 """Discovery as a Prefect flow: cluster the stored passages, then look for alerts. Run it after
-the pipeline (`narratives discover`), or on its own schedule (`build_deployment`)."""
+the pipeline (`narratives discover`), or on its own schedule (the `narratives-discover`
+deployment: flows/deploy.py, prefect.yaml)."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from prefect import flow, get_run_logger, task
 
+from flows import events
+from flows.params import DISCOVER_DEFAULTS, DiscoverSettings
 from flows.pipeline import transient
 from narratives.analytics.step import alerts_step
 from narratives.core.settings import Settings
@@ -30,28 +35,25 @@ def alerts_task(settings: dict, run_id: int) -> dict:
 
 @flow(name="discover")
 def discover_flow(
-    settings: dict | None = None, start: str | None = None, end: str | None = None,
-    scopes: list[str] | None = None,
+    settings: DiscoverSettings = DISCOVER_DEFAULTS, start: str | None = None,
+    end: str | None = None, scopes: list[Literal["all", "residual"]] | None = None,
 ) -> dict:  # fmt: skip
     """Clustering (all passages of the window, and the residual) and alerts, one run record."""
-    with recorded_run(_settings(settings), "discover") as run:
-        clusters = cluster_task(settings or {}, run.id, start, end, scopes or ["all", "residual"])
+    s = settings.to_settings()
+    with recorded_run(s, "discover") as run:
+        clusters = cluster_task(s.to_dict(), run.id, start, end, scopes or ["all", "residual"])
         for scope, summary in clusters.items():
             get_run_logger().info("discover %s: %s", scope, summary)
-        alerts = alerts_task(settings or {}, run.id)
+        alerts = alerts_task(s.to_dict(), run.id)
         get_run_logger().info("alerts: %(alerts_found)d found, %(alerts_new)d new", alerts)
+    events.alerts_new(s.home, alerts)  # new alerts: an event automations can watch
     return run.row
 
 
 def build_deployment(
-    settings: Settings, cron: str = "30 * * * *", name: str = "narratives-discover"
+    settings: Settings, cron: str | None = None, name: str = "narratives-discover"
 ):
-    params = settings.replace(
-        home=settings.home.resolve(),
-        narrative_set=settings.narrative_set.resolve(),
-        db_path=settings.db_path.resolve() if settings.db_path else None,
-    ).to_dict()
-    return discover_flow.to_deployment(
-        name=name, cron=cron, parameters={"settings": params}, tags=["narrative-tracker"],
-        description="Cluster stored passages and raise alerts on a schedule",
-    )  # fmt: skip
+    """The discover deployment for these settings (flows.deploy.discover_deployment)."""
+    from flows.deploy import DISCOVER_CRON, discover_deployment
+
+    return discover_deployment(settings, cron or DISCOVER_CRON, name=name)

@@ -1,13 +1,19 @@
 """The pipeline as Prefect flows: `ingest`, `embed`, `labels`, `match`, `aggregate`, and `pipeline`
 composing them, over the stages' step functions, in the order of `narratives.pipeline`.
-Settings travel as a plain dict (a flow parameter must serialise); each flow rebuilds them with
-`Settings.from_dict`."""
+
+Each flow takes its settings as one typed parameter (flows.params.PipelineSettings: a form in
+the Prefect UI) and builds the run's `Settings` from it once; its tasks get them as a plain dict
+(a task input must serialise). A pipeline run, or an ingest run on its own, holds its home's
+concurrency slot (flows.limits): one at a time per home."""
 
 from __future__ import annotations
 
 from prefect import flow, get_run_logger, task, unmapped
 from prefect.cache_policies import NO_CACHE
 
+from flows import events
+from flows.limits import one_run_per_home
+from flows.params import PIPELINE_DEFAULTS, PipelineSettings
 from narratives.core.runs import is_transient
 from narratives.core.settings import Settings
 from narratives.ingest.step import ingest_step
@@ -90,14 +96,16 @@ def store_source_task(settings: dict, got, run_id: int) -> dict:
 
 
 @flow(name="ingest")
-def ingest_flow(settings: dict | None = None, run_id: int | None = None,
+def ingest_flow(settings: PipelineSettings = PIPELINE_DEFAULTS, run_id: int | None = None,
                 only: str | None = None) -> dict:  # fmt: skip
     """The corpus file, or every source of the sources file (a task per source)."""
-    s = _settings(settings)
+    s = settings.to_settings()
     if run_id is not None:  # a part of the pipeline's run
-        return _ingest(s, settings or {}, run_id, only)
-    with recorded_run(s, "ingest") as run:  # on its own: a run record of its own
-        counts = _ingest(s, settings or {}, run.id, only)
+        counts = _ingest(s, s.to_dict(), run_id, only)
+    else:
+        with one_run_per_home(s.home, get_run_logger()), recorded_run(s, "ingest") as run:
+            counts = _ingest(s, s.to_dict(), run.id, only)  # on its own: a run record of its own
+    events.ingest_errors(s.home, counts)  # bad items skipped: an event automations can watch
     return counts
 
 
@@ -133,52 +141,59 @@ def _ingest(s: Settings, settings: dict, run_id: int, only: str | None) -> dict:
     return record_run(s, run_id, summaries)
 
 
-def _step(task, settings: dict | None, run_id: int | None, kind: str, message: str) -> dict:
+def _step(task, settings: PipelineSettings, run_id: int | None, kind: str, message: str) -> dict:
     """One step's task, in the caller's run, or (run on its own) in a run record of its own."""
+    s = settings.to_settings()
     if run_id is not None:
-        counts = task(settings or {}, run_id)
+        counts = task(s.to_dict(), run_id)
     else:
-        with recorded_run(_settings(settings), kind) as run:
-            counts = task(settings or {}, run.id)
+        with recorded_run(s, kind) as run:
+            counts = task(s.to_dict(), run.id)
     get_run_logger().info(message, counts)
     return counts
 
 
 @flow(name="embed")
-def embed_flow(settings: dict | None = None, run_id: int | None = None) -> dict:
+def embed_flow(settings: PipelineSettings = PIPELINE_DEFAULTS, run_id: int | None = None) -> dict:
     return _step(embed_task, settings, run_id, "embed",
                  "embed: %(embeddings_new)d new vectors; index holds %(indexed_passages)d")  # fmt: skip
 
 
 @flow(name="labels")
-def labels_flow(settings: dict | None = None, run_id: int | None = None) -> dict:
+def labels_flow(settings: PipelineSettings = PIPELINE_DEFAULTS, run_id: int | None = None) -> dict:
     return _step(labels_task, settings, run_id, "labels",
                  "labels: %(labels_new)d new analysts' labels stored, %(labels_total)d in all")  # fmt: skip
 
 
 @flow(name="match")
-def match_flow(settings: dict | None = None, run_id: int | None = None) -> dict:
+def match_flow(settings: PipelineSettings = PIPELINE_DEFAULTS, run_id: int | None = None) -> dict:
     return _step(match_task, settings, run_id, "match",
                  "match: %(passages_matched)d passages scored, %(confirmed_new)d confirmed")  # fmt: skip
 
 
 @flow(name="aggregate")
-def aggregate_flow(settings: dict | None = None, run_id: int | None = None) -> dict:
+def aggregate_flow(
+    settings: PipelineSettings = PIPELINE_DEFAULTS, run_id: int | None = None
+) -> dict:
     return _step(aggregate_task, settings, run_id, "aggregate",
                  "aggregate: documents per narrative %(documents_with_narrative)s")  # fmt: skip
 
 
 @flow(name="pipeline")
-def pipeline_flow(settings: dict | None = None) -> dict:
-    """Ingest, embed, labels, match and aggregate under one run record."""
-    s = _settings(settings)
-    with recorded_run(s, "pipeline") as run:
-        get_run_logger().info(
-            "run %d: corpus %s, model %s, set %s", run.id, s.corpus, s.model, s.narrative_set
-        )
-        ingest_flow(settings, run.id)
-        embed_flow(settings, run.id)
-        labels_flow(settings, run.id)
-        match_flow(settings, run.id)
-        aggregate_flow(settings, run.id)
+def pipeline_flow(settings: PipelineSettings = PIPELINE_DEFAULTS) -> dict:
+    """Ingest, embed, labels, match and aggregate under one run record, one run per home at a
+    time."""
+    s = settings.to_settings()
+    logger = get_run_logger()
+    full = PipelineSettings.of(s)  # the steps see exactly these settings
+    with one_run_per_home(s.home, logger), recorded_run(s, "pipeline") as run:
+        source = s.sources if s.sources is not None else s.corpus
+        logger.info("run %d: home %s, %s %s, model %s, set %s", run.id, s.home,
+                    "sources" if s.sources is not None else "corpus", source, s.model,
+                    s.narrative_set)  # fmt: skip
+        ingest_flow(full, run.id)
+        embed_flow(full, run.id)
+        labels_flow(full, run.id)
+        match_flow(full, run.id)
+        aggregate_flow(full, run.id)
     return run.row

@@ -46,9 +46,39 @@ def prefect_api() -> Iterator[str | None]:
         yield url
 
 
+class ServerRequired(ConnectionError):
+    """No Prefect server to register deployments with; the message says how to start one."""
+
+
+def real_server() -> str:
+    """The URL of the Prefect server that `narratives serve` registers its deployments with:
+    PREFECT_API_URL (environment or Prefect profile), and it must answer. A temporary server
+    does not do: it runs without the scheduler, so schedules never fire."""
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL
+
+    url = PREFECT_API_URL.value()
+    if not url:
+        raise ServerRequired(
+            "no Prefect server: start one with `prefect server start` and set "
+            "PREFECT_API_URL=http://127.0.0.1:4200/api (docs/operations.md); "
+            "or pass --ephemeral to try it out on a temporary server that stops with this command"
+        )
+    with get_client(sync_client=True) as client:
+        problem = client.api_healthcheck()
+    if problem is not None:
+        raise ServerRequired(
+            f"no Prefect server answers at {url} (PREFECT_API_URL): start it with "
+            f"`prefect server start` ({type(problem).__name__}: {problem})"
+        )
+    return url
+
+
 @contextmanager
-def temporary_server(timeout_s: float | None = None) -> Iterator[str]:
-    """Start the temporary server, point Prefect at it for the block, stop it afterwards."""
+def temporary_server(timeout_s: float | None = None, services: bool = False) -> Iterator[str]:
+    """Start the temporary server, point Prefect at it for the block, stop it afterwards.
+    `services`: with the scheduler and the other services of a real server (schedules fire);
+    by default it runs as Prefect's own temporary server does, without them."""
     from prefect.settings import (
         PREFECT_API_URL,
         PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
@@ -57,9 +87,10 @@ def temporary_server(timeout_s: float | None = None) -> Iterator[str]:
     )
 
     env = os.environ | get_current_settings().to_environment_variables(exclude_unset=True)
-    # as Prefect starts its own temporary server: no UI, ephemeral mode
-    env |= {"PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1",
-            "PREFECT__SERVER_FINAL": "1"}  # fmt: skip
+    # as Prefect starts its own temporary server: no UI, ephemeral mode (no services)
+    env |= {"PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_FINAL": "1"}
+    if not services:
+        env["PREFECT__SERVER_EPHEMERAL"] = "1"
     env.pop("PREFECT_API_URL", None)
     timeout_s = timeout_s or PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()
     proc, url = _start(env, timeout_s)

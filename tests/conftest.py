@@ -89,7 +89,7 @@ def mini_settings(tmp_path) -> Settings:
 @pytest.fixture
 def ingest_server():
     """A real HTTP server on 127.0.0.1 serving tests/data/ingest (see tests/ingest_server.py)."""
-    from ingest_server import FixtureServer
+    from tests.ingest_server import FixtureServer
 
     with FixtureServer() as server:
         yield server

@@ -24,7 +24,7 @@ DATA = BAD.parent
 @pytest.fixture
 def bad_server(monkeypatch):
     """The ingest test server, serving tests/data/bad instead of tests/data/ingest."""
-    import ingest_server
+    from tests import ingest_server
 
     monkeypatch.setattr(ingest_server, "ROOT", BAD)
     with ingest_server.FixtureServer() as server:

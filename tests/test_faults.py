@@ -285,7 +285,7 @@ def test_flow_steps_retry_transient_errors_only(prefect_harness, mini_settings, 
     calls = []
     errors: list[BaseException] = []
 
-    def step_fn(settings, run_id, *rest):
+    def step_fn(settings, run_id, *rest, **options):  # match_step also takes labelled=
         calls.append(run_id)
         if errors:
             raise errors.pop(0)
@@ -575,11 +575,20 @@ def _descendants(pid: int) -> dict[int, str]:
 
 
 def _alive(pid: int) -> bool:
+    """Whether any thread of the process still runs: a killed process's main thread turns
+    zombie before its other threads have exited, and its sockets close with the last one."""
     try:
-        stat = (Path("/proc") / str(pid) / "stat").read_text()
+        threads = list((Path("/proc") / str(pid) / "task").iterdir())
     except OSError:
         return False
-    return stat[stat.rindex(")") + 2] not in "ZX"
+    for thread in threads:
+        try:
+            stat = (thread / "stat").read_text()
+        except OSError:
+            continue
+        if stat[stat.rindex(")") + 2] not in "ZX":
+            return True
+    return False
 
 
 def _listening(port: int) -> bool:

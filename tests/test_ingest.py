@@ -72,9 +72,8 @@ def first_ingest(mini_settings, sources_file):
 @pytest.fixture(scope="module")
 def ingested(tmp_path_factory):
     """One ingest of every fixture source, shared by the tests that only read its result."""
-    from tests.ingest_server import ROOT, FixtureServer
-
     from narratives.core.settings import Settings
+    from tests.ingest_server import ROOT, FixtureServer
 
     tmp = tmp_path_factory.mktemp("ingested")
     settings = Settings(home=tmp / "var", progress=False, lock_wait_s=5)

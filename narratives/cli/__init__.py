@@ -111,7 +111,10 @@ def main(argv: list[str] | None = None) -> int:
         from narratives.core.settings import Settings
 
         overrides = {f: getattr(args, f) for f in Settings.field_names() if hasattr(args, f)}
+        # relative paths are the user's, taken against this working directory here, at the edge:
+        # what a flow, a deployment or a child process is handed is absolute
         settings = Settings.from_env(**overrides, progress=False if args.quiet else None)
+        settings = settings.resolved()
         prepare_environment(settings.home)
         status = int(args.func(args, settings) or 0)
         sys.stdout.flush()  # a closed pipe shows here, inside the boundary, not at exit

@@ -30,18 +30,54 @@ def register(sub, add_common) -> None:
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser(
-        "serve", help="serve the pipeline as a Prefect deployment on a cron schedule"
+        "serve",
+        help="run the pipeline (hourly) and discovery with alerts (daily) on their schedules",
+        description="Register the deployments narratives-pipeline (on --cron) and "
+        "narratives-discover (clustering and alerts, on --discover-cron) with the Prefect server "
+        "at PREFECT_API_URL, and run their flow runs in this process until stopped (Ctrl-C or "
+        "SIGTERM). Paths are stored absolute, so runs do not depend on the working directory. "
+        "An overlapping run of a deployment waits for the one before it (--overlap skip "
+        "cancels it instead); runs on one home never overlap. Alternative: `prefect deploy "
+        "--all` and a worker (docs/operations.md).",
+        epilog="example: export PREFECT_API_URL=http://127.0.0.1:4200/api; "
+        'narratives --home /srv/narratives serve --cron "0 * * * *"',
     )
     add_common(p)
     p.add_argument(
         "--cron",
         dest="schedule_cron",
         default=argparse.SUPPRESS,
-        help='schedule (default "0 * * * *")',
+        help='the pipeline\'s schedule, cron syntax, UTC (default "0 * * * *": hourly)',
     )
-    p.add_argument("--name", default="narratives-pipeline", help="deployment name")
-    p.add_argument("--corpus", type=Path, default=argparse.SUPPRESS)
-    p.add_argument("--narratives", type=Path, dest="narrative_set", default=argparse.SUPPRESS)
+    p.add_argument(
+        "--discover-cron",
+        default=None,
+        help='discovery and alerts\' schedule (default "30 2 * * *": daily at 02:30 UTC)',
+    )
+    p.add_argument("--corpus", type=Path, default=argparse.SUPPRESS,
+                   help="JSONL file of documents (default: the demo corpus)")  # fmt: skip
+    p.add_argument("--sources", type=Path, default=argparse.SUPPRESS,
+                   help="a sources file to ingest instead of the corpus (docs/ingest.md)")  # fmt: skip
+    p.add_argument("--narratives", type=Path, dest="narrative_set", default=argparse.SUPPRESS,
+                   help="narrative set YAML (default: crocus-2024)")  # fmt: skip
+    p.add_argument(
+        "--overlap",
+        choices=["wait", "skip"],
+        default="wait",
+        help="a scheduled run that finds the last one still running waits for it (default) "
+        "or is cancelled",
+    )
+    p.add_argument(
+        "--prefix",
+        default="narratives",
+        help="deployment names: PREFIX-pipeline, PREFIX-discover (default narratives)",
+    )
+    p.add_argument(
+        "--ephemeral",
+        action="store_true",
+        help="try it out without starting a Prefect server: a temporary one (no UI) runs "
+        "inside this command and stops with it, and with it every schedule",
+    )
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("migrate", help="create or upgrade the database schema")
@@ -69,9 +105,10 @@ def cmd_run(args, settings) -> int:
         from flows.server import prefect_api
 
         with prefect_api():
+            from flows.params import PipelineSettings
             from flows.pipeline import pipeline_flow
 
-            run = pipeline_flow(settings.to_dict())
+            run = pipeline_flow(PipelineSettings.of(settings))
     counts, timings = run["counts"], run["timings"]
     print(
         f"\nrun {run['id']}: {run['status']}  model {run['model_id']}  set {run['set_id']}@{run['set_version']}"
@@ -84,13 +121,42 @@ def cmd_run(args, settings) -> int:
 
 
 def cmd_serve(args, settings) -> int:
-    from flows.deploy import serve
+    import logging
+
     from narratives.cli.checks import check_run
 
-    check_run(settings)
+    check_run(settings)  # what every run would fail on fails here, once
+    from flows.deploy import DISCOVER_CRON, serve
+    from flows.server import real_server, temporary_server
 
-    serve(settings, name=args.name)
+    cron = args.discover_cron or DISCOVER_CRON
+    _check_cron("--cron", settings.schedule_cron)
+    _check_cron("--discover-cron", cron)
+    log = logging.getLogger("narratives.serve")
+    if args.ephemeral:
+        with temporary_server(services=True) as url:
+            log.warning("--ephemeral: a temporary Prefect server on %s (no UI) stops with "
+                        "this command, and nothing runs on schedule then", url)  # fmt: skip
+            serve(settings, cron, args.overlap, args.prefix)
+        return 0
+    url = real_server()  # refuses a temporary server: its schedules would never fire
+    log.info("serving %s-pipeline (%s) and %s-discover (%s) on %s, home %s", args.prefix,
+             settings.schedule_cron, args.prefix, cron, url, settings.home)  # fmt: skip
+    serve(settings, cron, args.overlap, args.prefix)
     return 0
+
+
+def _check_cron(option: str, cron: str) -> None:
+    from prefect.client.schemas.schedules import CronSchedule
+    from pydantic import ValidationError
+
+    try:
+        CronSchedule(cron=cron)
+    except ValidationError:
+        raise ValueError(
+            f"{option} {cron!r} is not a cron schedule: five fields, minute hour day month "
+            'weekday, e.g. "0 * * * *" (hourly) or "30 2 * * *" (daily at 02:30 UTC)'
+        ) from None
 
 
 def cmd_migrate(args, settings) -> int:

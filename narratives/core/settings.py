@@ -39,6 +39,17 @@ def default_set_path() -> Path:
     return Path(str(resources.files("narratives") / "sets" / "crocus-2024.yaml"))
 
 
+def default_corpus_path() -> Path:
+    """The demo corpus, shipped with the package (narratives/demo/corpus.jsonl, a link to
+    data/demo/corpus.jsonl in a checkout): found from any working directory."""
+    return Path(str(resources.files("narratives") / "demo" / "corpus.jsonl"))
+
+
+# the settings that name files or folders: the CLI resolves them against its working directory
+# (Settings.resolved), and a flow run refuses relative ones (flows/params.py)
+PATH_FIELDS = ("home", "db_path", "corpus", "narrative_set", "sources", "models_dir")
+
+
 class _Group(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -95,7 +106,7 @@ class Settings(BaseSettings):
     # where things live
     home: Path = Path("var")  # working state: the database, indexes, exports, snapshots
     db_path: Path | None = None  # default: <home>/narratives.duckdb
-    corpus: Path = Path("data/demo/corpus.jsonl")
+    corpus: Path = Field(default_factory=default_corpus_path)  # the demo corpus (package data)
     narrative_set: Path = Field(default_factory=default_set_path)
     sources: Path | None = None  # a sources file (docs/ingest.md); when set, ingest reads it
     # embedding
@@ -179,6 +190,19 @@ class Settings(BaseSettings):
         """A copy with the given fields changed (None leaves a field as it is), validated."""
         changes = {k: v for k, v in changes.items() if v is not None}
         return type(self).from_dict(self.model_dump() | changes)
+
+    def resolved(self, base: Path | None = None) -> Settings:
+        """A copy whose paths are absolute: relative ones taken against `base` (default: the
+        working directory), `~` expanded. The CLI does this at its edge, so that what it hands a
+        flow, a deployment or a child process does not depend on where that one runs."""
+        base = Path.cwd() if base is None else base
+        changes = {}
+        for name in PATH_FIELDS:
+            value = getattr(self, name)
+            if value is not None:
+                value = value.expanduser()
+                changes[name] = Path(os.path.abspath(base / value))
+        return self.replace(**changes)
 
     def to_dict(self) -> dict:
         """Plain JSON types (a Prefect flow parameter must serialise)."""

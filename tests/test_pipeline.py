@@ -104,6 +104,59 @@ def test_the_demo_agrees_with_its_gold_labels_in_precision_and_recall(demo_run):
         assert a.precision >= 2 * base[name], (name, a.precision, base[name])
 
 
+def test_twenty_labels_typed_on_the_demo_change_its_prevalence_and_outlive_reruns(
+    demo_run, tmp_path, e5
+):
+    """The review CLI on the demo, its stdin a real pipe: 20 audit items of ukraine-involved
+    answered from the corpus's gold labels. The narrative gets a corrected share (the raw one
+    stays), and the labels survive a re-run of the demo and a new version of the set."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from narratives.labels.queries import label_counts
+    from narratives.labels.queue import next_items
+    from narratives.prevalence.corrected import corrected_rows
+
+    src, _ = demo_run
+    settings = src.replace(home=tmp_path / "var")
+    shutil.copytree(src.home, settings.home)
+    nid = "ukraine-involved"
+    with reader(settings.database) as con:
+        gold = dict(con.execute("SELECT content_hash, gold_labels FROM documents").fetchall())
+        before = {r["narrative_id"]: r for r in corrected_rows(con, by="total", split_lang=False)}
+        items = next_items(con, "audit", [], nid, 20)  # what the CLI will serve, in order
+    answers = "".join("a\n" if nid in (gold[i["document_hash"]] or []) else "n\n" for i in items)
+    out = subprocess.run(
+        [sys.executable, "-m", "narratives", "--home", str(settings.home), "review",
+         "--narrative", nid, "--limit", "20", "--who", "demo-analyst"],
+        input=answers, capture_output=True, text=True, timeout=300,
+        env=os.environ | {"NARRATIVES_PROGRESS": "false"},
+    )  # fmt: skip
+    assert out.returncode == 0 and "stored 20 new label(s)" in out.stdout, out.stderr
+    with reader(settings.database) as con:
+        after = {r["narrative_id"]: r for r in corrected_rows(con, by="total", split_lang=False)}
+    assert before[nid]["corrected"] is None and before[nid]["audit_labels"] == 0
+    assert after[nid]["audit_labels"] == 20 and after[nid]["corrected"] is not None
+    assert after[nid]["share"] == before[nid]["share"]  # the raw count is still shown
+    assert after[nid]["corrected_lo"] <= after[nid]["corrected"] <= after[nid]["corrected_hi"]
+    assert all(after[n]["corrected"] is None for n in after if n != nid)  # the others: too few
+
+    # `make demo` again, then a new version of the set: the 20 labels stay and still correct
+    pipeline.run_pipeline(settings, e5)
+    changed = tmp_path / "crocus-v2.yaml"
+    text = Path(settings.narrative_set).read_text(encoding="utf-8")
+    changed.write_text(text.replace("title:", "title: (v2)", 1), encoding="utf-8")
+    pipeline.run_pipeline(settings.replace(narrative_set=changed), e5)
+    with reader(settings.database) as con:
+        assert sum(r[3] for r in label_counts(con) if r[0] == nid) == 20
+        rows = {r["narrative_id"]: r for r in corrected_rows(con, by="total", split_lang=False)}
+        versions = con.execute("SELECT count(DISTINCT version) FROM narrative_sets").fetchall()
+    assert versions[0][0] == 2 and rows[nid]["audit_labels"] == 20
+    assert rows[nid]["corrected"] is not None
+
+
 def test_an_audit_by_a_truthful_analyst_moves_the_demo_prevalence_toward_the_truth(
     demo_run, tmp_path
 ):

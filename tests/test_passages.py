@@ -50,3 +50,16 @@ def test_short_sentence_takes_its_neighbours_language():
         "Це пропаганда. Україна заперечує будь-яку причетність до теракту.", max_words=6
     )
     assert [p.lang for p in passages] == ["uk", "uk"]
+
+
+def test_letters_settle_ukrainian_and_russian_where_the_statistics_say_kazakh():
+    from narratives.passages.langid import detect_languages
+
+    texts = [
+        "Офіційних коментарів поки що немає.",  # lingua alone: Kazakh, confidence 1.0
+        "У МЗС України заявили, що Москва використовує трагедію.",
+        "Это было известно заранее, пишет газета.",
+        "Қазақстан үкіметі бүгін жаңа заң қабылдады деп хабарлады.",  # Kazakh letters: other
+        "Беларускія ўлады паведамілі пра новыя правілы ўезду.",  # Belarusian ў: other
+    ]
+    assert [lang for lang, _ in detect_languages(texts)] == ["uk", "uk", "ru", "other", "other"]

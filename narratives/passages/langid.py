@@ -7,7 +7,7 @@ from functools import lru_cache
 
 from narratives.core.langs import OTHER, TRACKED
 
-LANGID = "lingua-v1"  # named in run records
+LANGID = "lingua-v2-script"  # named in run records
 
 
 # Texts shorter than this many letters are too short to judge: they take the document's language.
@@ -32,13 +32,39 @@ def _detector():
     )
 
 
+_CYRILLIC = {"ru", "uk", "be", "bg", "kk", "sr", "mk"}
+
+
 def detect_language(text: str, default: str | None = None) -> tuple[str, float]:
     lang, conf = detect_languages([text])[0]
     return (lang or default or OTHER), conf
 
 
-_UK_ONLY = set("іїєґІЇЄҐ")
-_RU_ONLY = set("ыэъёЫЭЪЁ")
+# Letters that settle the language of a Cyrillic text where the detector's statistics do not
+# (lingua calls "Офіційних коментарів поки що немає." Kazakh with confidence 1.0): ї є ґ are
+# Ukrainian's alone; і is Ukrainian's, Belarusian's (which also has ў) and Kazakh's (which has
+# its own letters); ы э ё are Russian's, Belarusian's and Kazakh's but never Ukrainian's or
+# Bulgarian's. ъ is left out: Bulgarian writes it constantly.
+_UK_STRONG = set("їєґЇЄҐ")
+_UK_I = set("іІ")
+_RU_LETTERS = set("ыэёЫЭЁ")
+_BE_ONLY = set("ўЎ")
+_KK_ONLY = set("әғқңөұүһӘҒҚҢӨҰҮҺ")
+_SR_MK_ONLY = set("јљњћђџѓќѕЈЉЊЋЂЏЃЌЅ")
+
+
+def script_hint(text: str) -> str | None:
+    """uk or ru when the text's letters decide it, else None (then the detector decides)."""
+    chars = set(text)
+    if chars & (_BE_ONLY | _KK_ONLY | _SR_MK_ONLY):
+        return None  # another Cyrillic language's letters: the detector's call
+    uk = bool(chars & _UK_STRONG) or bool(chars & _UK_I)
+    ru = bool(chars & _RU_LETTERS)
+    if uk and not ru:
+        return "uk"
+    if ru and not uk:
+        return "ru"
+    return None
 
 
 def detect_languages(texts: list[str]) -> list[tuple[str | None, float]]:
@@ -49,22 +75,17 @@ def detect_languages(texts: list[str]) -> list[tuple[str | None, float]]:
     results = _detector().compute_language_confidence_values_in_parallel(texts)
     out: list[tuple[str | None, float]] = []
     for text, values in zip(texts, results, strict=True):
-        chars = set(text)
-        # letters only one of the two alphabets has settle ru vs uk even for a few words
-        if chars & _UK_ONLY and not chars & _RU_ONLY:
-            hint = "uk"
-        elif chars & _RU_ONLY and not chars & _UK_ONLY:
-            hint = "ru"
-        else:
-            hint = None
+        hint = script_hint(text)
         if not values:
             out.append((hint, 0.0))
             continue
         top = values[0]
         code = top.language.iso_code_639_1.name.lower()
         lang = code if code in TRACKED else OTHER
-        if hint and lang in ("ru", "uk", OTHER) and lang != hint and top.value < 0.9:
-            lang = hint
+        if hint and code in _CYRILLIC:
+            # the letters settle it between the Cyrillic languages, whatever the statistics say
+            out.append((hint, float(top.value)))
+            continue
         letters = sum(ch.isalpha() for ch in text)
         if letters < MIN_LETTERS or top.value < MIN_CONFIDENCE:
             lang = hint

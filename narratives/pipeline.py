@@ -37,7 +37,7 @@ from narratives.matching.sets import load_set
 from narratives.matching.step import match_step
 from narratives.passages.langid import LANGID
 from narratives.passages.split import SPLITTER
-from narratives.prevalence.step import aggregate_step, publish_snapshot
+from narratives.prevalence.step import aggregate_step, correct_step, publish_snapshot
 from narratives.vectors.index import IVF_THRESHOLD
 from narratives.vectors.step import embed_step, load_embedder
 
@@ -105,6 +105,7 @@ def run_labels(settings: Settings) -> dict:
     retrains the head with them, and the corrected prevalence uses the audit ones at once."""
     with recorded_run(settings, "labels") as run:
         labels_step(settings, run.id)
+        correct_step(settings, run.id)
     return run.row
 
 

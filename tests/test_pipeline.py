@@ -142,6 +142,11 @@ def test_twenty_labels_typed_on_the_demo_change_its_prevalence_and_outlive_rerun
     assert after[nid]["share"] == before[nid]["share"]  # the raw count is still shown
     assert after[nid]["corrected_lo"] <= after[nid]["corrected"] <= after[nid]["corrected_hi"]
     assert all(after[n]["corrected"] is None for n in after if n != nid)  # the others: too few
+    with reader(settings.database) as con:  # the same, stored for analysts' SQL by the sync
+        stored = con.execute(
+            "SELECT corrected, audit_labels FROM prevalence_corrected WHERE period_kind = 'total' "
+            "AND lang = 'all' AND narrative_id = ?", [nid]).fetchall()  # fmt: skip
+    assert stored == [(after[nid]["corrected"], 20)]
 
     # `make demo` again, then a new version of the set: the 20 labels stay and still correct
     pipeline.run_pipeline(settings, e5)

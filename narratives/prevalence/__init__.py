@@ -13,4 +13,5 @@ TABLES: tuple[str, ...] = (
     "prevalence_rollup",
     "rollup_state",
     "stance_daily",
+    "prevalence_by_day",  # zero-filled over the calendar (0010)
 )

@@ -7,8 +7,9 @@ import time
 
 from narratives.core import runs
 from narratives.core.settings import Settings
-from narratives.core.store import writer
-from narratives.prevalence import rollup, snapshots
+from narratives.core.store import transaction, writer
+from narratives.prevalence import corrected, rollup, snapshots
+from narratives.prevalence.estimates import DEFAULT_METHOD
 
 
 def aggregate_step(settings: Settings, run_id: int) -> dict:
@@ -35,7 +36,8 @@ def aggregate_step(settings: Settings, run_id: int) -> dict:
             "WHERE lang = 'all' GROUP BY 1 ORDER BY 1"
         ).fetchall()
         counts = {"documents_with_narrative": {r[0]: int(r[1]) for r in rows},
-                  "prevalence_rollup_rows": rollup_rows}  # fmt: skip
+                  "prevalence_rollup_rows": rollup_rows,
+                  "prevalence_corrected_rows": store_corrected(con, run_id, out)}  # fmt: skip
         runs.update_run(
             con, run_id, counts=counts, timings={"aggregate_s": time.perf_counter() - started}
         )
@@ -46,3 +48,52 @@ def publish_snapshot(settings: Settings, con, run_id: int | None) -> snapshots.S
     """Copy the database (open for writing on `con`) and indexes into a new current snapshot."""
     return snapshots.publish(con, settings.database, settings.index_dir, settings.snapshots_dir,
                              run_id, keep=settings.snapshot_keep)  # fmt: skip
+
+
+CORRECTED = "prevalence_corrected"
+
+
+def store_corrected(con, run_id: int | None, exports_dir=None) -> int:
+    """The corrected shares (narratives.prevalence.corrected) per week and in total, per language
+    and across languages, as the table `prevalence_corrected` (and its Parquet export) for
+    analysts' SQL; recomputed after every run and every labels sync. Returns its rows."""
+    import pyarrow as pa
+
+    rows = []
+    for by in ("week", "total"):
+        for split in (True, False):
+            for r in corrected.corrected_rows(con, by=by, split_lang=split):
+                rows.append({"period_kind": by, "period": r["period"],
+                             "narrative_id": r["narrative_id"], "lang": r["lang"],
+                             "documents": int(r["matched_documents"]),
+                             "event_documents": int(r["total_documents"]),
+                             "share": r["share"], "corrected": r["corrected"],
+                             "corrected_lo": r["corrected_lo"], "corrected_hi": r["corrected_hi"],
+                             "audit_labels": int(r["audit_labels"]), "note": r["correction"],
+                             "method": DEFAULT_METHOD, "run_id": run_id})  # fmt: skip
+    schema = pa.schema([("period_kind", pa.string()), ("period", pa.date32()),
+                        ("narrative_id", pa.string()), ("lang", pa.string()),
+                        ("documents", pa.int64()), ("event_documents", pa.int64()),
+                        ("share", pa.float64()), ("corrected", pa.float64()),
+                        ("corrected_lo", pa.float64()), ("corrected_hi", pa.float64()),
+                        ("audit_labels", pa.int64()), ("note", pa.string()),
+                        ("method", pa.string()), ("run_id", pa.int64())])  # fmt: skip
+    con.register("_corrected", pa.Table.from_pylist(rows, schema=schema))
+    try:
+        with transaction(con):
+            con.execute(f"CREATE OR REPLACE TABLE {CORRECTED} AS SELECT * FROM _corrected")
+    finally:
+        con.unregister("_corrected")
+    if exports_dir is not None:
+        con.execute(f"COPY (SELECT * FROM {CORRECTED} ORDER BY ALL) TO $path (FORMAT parquet)",
+                    {"path": str(exports_dir / f"{CORRECTED}.parquet")})  # fmt: skip
+    return len(rows)
+
+
+def correct_step(settings: Settings, run_id: int) -> dict:
+    """After a labels sync: the corrected shares again, with the new audit labels."""
+    with writer(settings.database, settings.lock_wait_s) as con:
+        settings.exports_dir.mkdir(parents=True, exist_ok=True)
+        counts = {"prevalence_corrected_rows": store_corrected(con, run_id, settings.exports_dir)}
+        runs.update_run(con, run_id, counts=counts)
+    return counts

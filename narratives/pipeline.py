@@ -44,7 +44,7 @@ from narratives.vectors.step import embed_step, load_embedder
 __all__ = ["load_embedder", "recorded_run", "run_discover", "run_labels", "run_pipeline"]
 
 # the kinds of run after which dashboards get a new snapshot (what they show has changed)
-PUBLISHING = ("pipeline", "labels")
+PUBLISHING = ("pipeline", "labels", "discover")
 
 
 def components(settings: Settings) -> dict:

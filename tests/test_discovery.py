@@ -266,7 +266,15 @@ def test_cli_discover_clusters_promote_alerts_leadlag_amplifiers(spread, capsys)
     assert main(common + ["alerts"]) == 0
     assert main(common + ["leadlag", "ukraine-involved"]) == 0
     out = capsys.readouterr().out
-    assert "first: ru" in out and "ru      en" in out
+    # one sentence per pair: the tested lag and what the first documents show, never two
+    # unreconciled claims; ten days of three documents a language cannot make a lead of two days
+    # significant (a permutation test of the best of 11 lags), and the reading says so
+    assert "no significant lead (p=0.07); ru seen first" in out
+    assert main(common + ["leadlag", "ukraine-involved", "--format", "json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    pair = next(p for p in got["pairs"] if (p["leader"], p["follower"]) == ("ru", "en"))
+    assert pair["lag_days"] == 2 and pair["correlation"] > 0.9 and 0.05 < pair["p_value"] < 0.1
+    assert got["first"][0]["lang"] == "ru" and got["first"][0]["first"][:4] == "2024"
     assert main(common + ["leadlag", "nope"]) == 2
     assert "no narrative 'nope'" in capsys.readouterr().err
     assert main(common + ["amplifiers"]) == 0
@@ -324,3 +332,15 @@ def test_a_reprinted_passage_is_clustered_once(spread):
         ).fetchall()[0][0]  # fmt: skip
     assert copied >= 2 and twice == 0
     assert summary["passages"] == stored - copied  # the reprints' own passages are gone
+
+
+def test_a_lag_is_claimed_only_when_the_permutation_test_backs_it():
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    a = rng.random(60)
+    follows, unrelated = np.roll(a, 3) + 0.2 * rng.random(60), rng.random(60)
+    lag, r = leadlag.best_lag(a, follows, 7)
+    assert lag == 3 and leadlag.lag_p_value(a, follows, 7, r) < 0.01
+    lag, r = leadlag.best_lag(a, unrelated, 7)
+    assert leadlag.lag_p_value(a, unrelated, 7, r) > 0.5  # the best of 15 lags of noise

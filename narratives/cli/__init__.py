@@ -90,6 +90,9 @@ def prepare_environment(home: Path) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     # library logs reach Prefect's run logs too
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "narratives,embeddings")
+    # ...and outside a flow run (`--no-prefect`, `labels sync`) they go to the console only,
+    # without Prefect warning on every line that it has no flow run to send them to
+    os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
     # Prefect creates its home without parents and then fails to open its database
     Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
 
@@ -142,6 +145,28 @@ class _OneLine(logging.Formatter):
             record.exc_info, record.exc_text, record.stack_info = saved
 
 
+class _Once(logging.Filter):
+    """Each log line once on the console. Under Prefect a step's summary is logged twice: by the
+    step (narratives.*, which --no-prefect needs too) and again by its flow for Prefect's UI
+    (prefect.flow_runs), in the same words or the step's first words. A Prefect line that
+    repeats, or begins, a line the library printed in the last seconds is dropped here; Prefect's
+    API still gets both, and Prefect's own lines ("Finished in state ...") are left alone."""
+
+    WINDOW_S = 30.0
+
+    def __init__(self):
+        super().__init__()
+        self.recent: list[tuple[float, str]] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        self.recent = [(t, m) for t, m in self.recent if record.created - t < self.WINDOW_S]
+        if not record.name.startswith("prefect"):
+            self.recent.append((record.created, text))
+            return True
+        return not (text and any(m.startswith(text) for _, m in self.recent))
+
+
 def _configure_logging(quiet: bool, debug: bool) -> None:
     fmt, datefmt = "%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format=fmt,
@@ -153,6 +178,11 @@ def _configure_logging(quiet: bool, debug: bool) -> None:
         for handler in logging.getLogger().handlers:
             if type(handler) is logging.StreamHandler:  # the one basicConfig added
                 handler.setFormatter(_OneLine(fmt, datefmt))
+    for handler in logging.getLogger().handlers:
+        if type(handler) is logging.StreamHandler and not any(
+            isinstance(f, _Once) for f in handler.filters
+        ):
+            handler.addFilter(_Once())
     logging.getLogger("faiss").setLevel(logging.WARNING)  # its loader reports each ISA it tries
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per Prefect API call
 

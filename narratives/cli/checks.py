@@ -69,3 +69,20 @@ def check_run(settings: Settings) -> None:
         check_corpus(settings.corpus)
     check_model(settings.model)
     check_database(settings.database)
+
+
+def check_filters(con, narrative: str | None = None, outlet_kind: str | None = None) -> None:
+    """A filter value nothing can match is a mistake, not an empty answer: `prevalence
+    --outlet-kind nope` used to print an empty table and exit 0. One line lists what is valid."""
+    if narrative is None and outlet_kind is None:
+        return  # nothing to check: spare a big store the scans options() makes
+    from narratives.ingest.sources_file import OUTLET_KINDS
+    from narratives.prevalence.queries import options
+
+    known = options(con)
+    if narrative is not None and narrative not in known["narratives"]:
+        valid = ", ".join(known["narratives"]) or "none (run the pipeline first)"
+        raise ValueError(f"unknown narrative {narrative!r}; valid: {valid}")
+    kinds = sorted(set(OUTLET_KINDS) | set(known["kinds"]))
+    if outlet_kind is not None and outlet_kind not in kinds:
+        raise ValueError(f"unknown outlet kind {outlet_kind!r}; valid: {', '.join(kinds)}")

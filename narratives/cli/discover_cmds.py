@@ -7,12 +7,13 @@ import argparse
 import datetime as dt
 from pathlib import Path
 
-from narratives.cli.output import table
+from narratives.cli.output import add_format, emit, emit_sections
 
 
 def register(sub, add_common) -> None:
     p = sub.add_parser("discover", help="cluster stored passages (FAISS k-means) and raise alerts")
     add_common(p)
+    add_format(p)
     p.add_argument(
         "--start", type=dt.date.fromisoformat, help="first day of the window (YYYY-MM-DD)"
     )
@@ -26,6 +27,7 @@ def register(sub, add_common) -> None:
 
     p = sub.add_parser("clusters", help="the clusters of the latest discovery, or one in detail")
     add_common(p)
+    add_format(p)
     p.add_argument("id", nargs="?", type=int, help="a cluster id: its passages, terms and sizes")
     p.add_argument("--scope", choices=["all", "residual"], default="all")
     p.set_defaults(func=cmd_clusters)
@@ -42,17 +44,20 @@ def register(sub, add_common) -> None:
 
     p = sub.add_parser("alerts", help="days a narrative or cluster rose well above its baseline")
     add_common(p)
+    add_format(p)
     p.add_argument("--narrative", help="only this narrative (or cluster id)")
     p.set_defaults(func=cmd_alerts)
 
     p = sub.add_parser("leadlag", help="which language carried a narrative first, and by how much")
     add_common(p)
+    add_format(p)
     p.add_argument("narrative")
     p.add_argument("--max-lag", type=int, default=7, help="largest lag tried, in days")
     p.set_defaults(func=cmd_leadlag)
 
     p = sub.add_parser("amplifiers", help="outlets ranked as originators or amplifiers")
     add_common(p)
+    add_format(p)
     p.add_argument("--narrative", help="only edges whose source carries this narrative")
     p.set_defaults(func=cmd_amplifiers)
 
@@ -80,9 +85,10 @@ def cmd_discover(args, settings) -> int:
             run = discover_flow(
                 settings.to_dict(), *(str(v) if v else None for v in window.values()), scopes
             )
-    print(f"run {run['id']}: {run['status']}")
-    print(table(["what", "value"], sorted(run["counts"].items())))
-    print("`narratives clusters` lists the clusters, `narratives alerts` the alerts")
+    note = f"run {run['id']}: {run['status']}"
+    emit(args, ["what", "value"], sorted(run["counts"].items()), notes=[note])
+    if args.format == "table":
+        print("`narratives clusters` lists the clusters, `narratives alerts` the alerts")
     return 0 if run["status"] == "ok" else 1
 
 
@@ -96,25 +102,28 @@ def cmd_clusters(args, settings) -> int:
         else:
             d = cluster_detail(con, args.id)
     if args.id is None:
-        print(f"clustering {clustering_id} ({args.scope})")
         headers = ["id", "status", "passages", "docs", "en", "ru", "uk", "coherence", "nearest",
                    "similarity", "confirmed", "first", "last", "terms"]  # fmt: skip
-        print(table(headers, rows, max_width=60))
+        emit(args, headers, rows, notes=[f"clustering {clustering_id} ({args.scope})"],
+             max_width=60)  # fmt: skip
+        return 0
+    terms = (["lang", "terms"], d["terms"])
+    nearest = (["lang", "rank", "sim", "outlet", "date", "passage"], d["representatives"])
+    sizes = (["lang", "outlet", "kind", "passages", "docs"], d["sizes"])
+    about = {k: v for k, v in d.items() if k not in ("terms", "representatives", "sizes")}
+    sections = {**about, "terms": terms, "representatives": nearest, "sizes": sizes}
+    if emit_sections(args, sections, "representatives"):
         return 0
     status = "emerging" if d["status"] == "emerging" else f"matches {d['nearest_narrative']}"
     print(f"cluster {d['id']}: {status}  ({d['size']} passages, {d['documents']} documents, "
           f"{d['first_day']}..{d['last_day']}, nearest {d['nearest_narrative']} "
           f"{d['nearest_similarity']:.3f}, {d['confirmed_share']:.0%} confirmed for it)")  # fmt: skip
     print("\nkey terms:")
-    print(table(["lang", "terms"], d["terms"], max_width=110))
+    emit(args, *terms, max_width=110)
     print("\nnearest the centroid:")
-    print(
-        table(
-            ["lang", "rank", "sim", "outlet", "date", "passage"], d["representatives"], max_width=90
-        )
-    )
+    emit(args, *nearest, max_width=90)
     print("\nsize per language and outlet:")
-    print(table(["lang", "outlet", "kind", "passages", "docs"], d["sizes"]))
+    emit(args, *sizes)
     return 0
 
 
@@ -140,8 +149,11 @@ def cmd_alerts(args, settings) -> int:
 
     with reader(settings.database) as con:
         rows = list_alerts(con, args.narrative)
-    print(table(["kind", "subject", "day", "lang", "docs", "of", "share", "baseline", "p", "test"],
-                [r[:8] + (f"{r[8]:.1e}", r[9]) for r in rows], max_width=90))  # fmt: skip
+    headers = ["kind", "subject", "day", "lang", "docs", "of", "share", "baseline", "p", "test"]
+    if args.format != "table":  # the p-value whole, not in the terminal's 1.2e-05
+        emit(args, headers, rows)
+        return 0
+    emit(args, headers, [r[:8] + (f"{r[8]:.1e}", r[9]) for r in rows])
     if not rows:
         print("no alerts; `narratives discover` looks for them")
     return 0
@@ -153,13 +165,19 @@ def cmd_leadlag(args, settings) -> int:
 
     with reader(settings.database) as con:
         r = lead_lag(con, args.narrative, args.max_lag)
-    print(f"{r['narrative']}: first appearance per language and outlet kind")
-    print(table(["lang", "outlet kind", "first", "outlet", "docs"], r["first"]))
-    order = sorted(r["first_by_lang"].items(), key=lambda kv: kv[1][0])
-    print("\nfirst: " + " -> ".join(f"{lang} ({at:%Y-%m-%d})" for lang, (at, _) in order))
-    print(f"\nlag maximising the cross-correlation of daily shares ({r['days']} days):")
-    print(table(["leader", "follower", "lag_days", "correlation"],
-                [(p["leader"], p["follower"], p["lag_days"], p["correlation"]) for p in r["pairs"]]))  # fmt: skip
+    first = (["lang", "outlet_kind", "first", "outlet", "docs"], r["first"])
+    keys = ["leader", "follower", "lag_days", "correlation", "p_value", "reading"]
+    pairs = (keys, [tuple(p[k] for k in keys) for p in r["pairs"]])
+    sections = {"narrative": r["narrative"], "days": r["days"], "max_lag": r["max_lag"],
+                "first": first, "pairs": pairs}  # fmt: skip
+    if emit_sections(args, sections, "pairs"):
+        return 0
+    print(f"{r['narrative']}: first confirmed document per language and outlet kind")
+    emit(args, *first)
+    print(f"\nper pair of languages: the lag (days) maximising the cross-correlation of daily "
+          f"shares over {r['days']} days (up to {r['max_lag']}), its permutation p-value, and how it reads beside the "
+          "first documents (a lead is claimed only at p < 0.05)")  # fmt: skip
+    emit(args, *pairs, max_width=120)
     return 0
 
 
@@ -170,7 +188,7 @@ def cmd_amplifiers(args, settings) -> int:
     with reader(settings.database) as con:
         rows = amplifiers(con, args.narrative)
     keys = ["outlet", "kind", "role", "originated", "amplified", "reach", "score", "median_delay_h"]
-    print(table(keys, [tuple(r[k] for k in keys) for r in rows]))
-    if not rows:
+    emit(args, keys, [tuple(r[k] for k in keys) for r in rows])
+    if not rows and args.format == "table":
         print("no reprint or forward edges" + (f" for {args.narrative}" if args.narrative else ""))
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from narratives.cli.output import table
+from narratives.cli.output import add_format, emit
 
 
 def register(sub, add_common) -> None:
@@ -13,6 +13,7 @@ def register(sub, add_common) -> None:
         "ingest", help="read the feeds, pages, Telegram exports and files of a sources file"
     )
     add_common(p)
+    add_format(p)
     p.add_argument(
         "sources_file", nargs="?", type=Path,
         help="sources file (TOML; see docs/ingest.md); default $NARRATIVES_SOURCES",
@@ -25,10 +26,12 @@ def register(sub, add_common) -> None:
 
     p = sub.add_parser("sources", help="status per source: last run, documents, errors")
     add_common(p)
+    add_format(p)
     p.set_defaults(func=cmd_sources)
 
     p = sub.add_parser("errors", help="bad items recorded by ingest, newest first")
     add_common(p)
+    add_format(p)
     p.add_argument("--source", help="only this source id")
     p.add_argument("--limit", type=int, default=50)
     p.set_defaults(func=cmd_errors)
@@ -67,8 +70,8 @@ def cmd_ingest(args, settings) -> int:
             counts = ingest_flow(settings.to_dict(), only=args.source)
     rows = [(sid, s["status"], s["new"], s["duplicate"], s["reprint"], s["error"], s["passages"])
             for sid, s in counts["sources"].items()]  # fmt: skip
-    print(table(["source", "status", "new", "duplicate", "reprint", "error", "passages"], rows))
-    if counts["errors"]:
+    emit(args, ["source", "status", "new", "duplicate", "reprint", "error", "passages"], rows)
+    if counts["errors"] and args.format == "table":
         print(f"\n{counts['errors']} bad item(s) skipped: `narratives errors` shows why")
     return 0
 
@@ -79,7 +82,7 @@ def cmd_sources(args, settings) -> int:
 
     with reader(settings.database) as con:
         rows = source_status(con)
-    if not rows:
+    if not rows and args.format == "table":
         print("no source has been ingested yet: run `narratives ingest SOURCES_FILE`")
         return 0
     out = []
@@ -89,7 +92,7 @@ def cmd_sources(args, settings) -> int:
                     last.get("new"), last_error))  # fmt: skip
     headers = ["source", "kind", "last run", "status", "documents", "reprints", "errors",
                "new last run", "last error"]  # fmt: skip
-    print(table(headers, out, max_width=60))
+    emit(args, headers, out, max_width=60)
     return 0
 
 
@@ -99,8 +102,8 @@ def cmd_errors(args, settings) -> int:
 
     with reader(settings.database) as con:
         rows = recent_errors(con, args.source, args.limit)
-    if not rows:
+    if not rows and args.format == "table":
         print("no ingest errors" + (f" for source {args.source!r}" if args.source else ""))
         return 0
-    print(table(["when", "source", "item", "reason"], rows, max_width=100))
+    emit(args, ["when", "source", "item", "reason"], rows, max_width=100)
     return 0

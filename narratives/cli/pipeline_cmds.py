@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from narratives.cli.output import add_format
+
 
 def register(sub, add_common) -> None:
     p = sub.add_parser(
         "run", help="run the pipeline (ingest, embed, match, aggregate) as a Prefect flow"
     )
     add_common(p)
+    add_format(p)
     p.add_argument(
         "--corpus",
         type=Path,
@@ -93,7 +96,7 @@ RETRY_DELAYS_S = (10, 60)
 
 def cmd_run(args, settings) -> int:
     from narratives.cli.checks import check_run
-    from narratives.cli.output import table
+    from narratives.cli.output import emit
 
     check_run(settings)  # a permanent error fails here, before Prefect starts
     if args.no_prefect:
@@ -110,12 +113,15 @@ def cmd_run(args, settings) -> int:
 
             run = pipeline_flow(PipelineSettings.of(settings))
     counts, timings = run["counts"], run["timings"]
+    rows = [(k, v) for k, v in counts.items() if not isinstance(v, dict)]
+    rows += [(k, round(v, 2)) for k, v in timings.items()]
+    if args.format != "table":
+        emit(args, ["what", "value"], rows)
+        return 0 if run["status"] == "ok" else 1
     print(
         f"\nrun {run['id']}: {run['status']}  model {run['model_id']}  set {run['set_id']}@{run['set_version']}"
     )
-    rows = [(k, v) for k, v in counts.items() if not isinstance(v, dict)]
-    rows += [(k, round(v, 2)) for k, v in timings.items()]
-    print(table(["what", "value"], rows))
+    emit(args, ["what", "value"], rows)
     print(f"database: {settings.database.resolve()}")
     return 0 if run["status"] == "ok" else 1
 

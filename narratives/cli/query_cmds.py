@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from narratives.cli.output import table
+from narratives.cli.output import add_format, emit, emit_sections
 from narratives.core.langs import OTHER, TRACKED
 
 
@@ -11,6 +11,7 @@ def register(sub, add_common) -> None:
         "prevalence", help="documents carrying each narrative per day or week, by language"
     )
     add_common(p)
+    add_format(p)
     p.add_argument("--by", choices=["day", "week", "total"], default="week")
     p.add_argument("--narrative", help="one narrative id")
     p.add_argument("--lang", choices=TRACKED)
@@ -26,6 +27,7 @@ def register(sub, add_common) -> None:
         "contested", help="who asserts, refutes or reports each narrative, per period and language"
     )
     add_common(p)
+    add_format(p)
     p.add_argument("--by", choices=["day", "week", "total"], default="week")
     p.add_argument("--narrative", help="one narrative id")
     p.set_defaults(func=cmd_contested)
@@ -34,6 +36,7 @@ def register(sub, add_common) -> None:
         "coverage", help="the event's own volume over time: documents about it, of all documents"
     )
     add_common(p)
+    add_format(p)
     p.add_argument("--by", choices=["day", "week", "total"], default="week")
     p.set_defaults(func=cmd_coverage)
 
@@ -41,6 +44,7 @@ def register(sub, add_common) -> None:
         "search", help="cross-lingual search: passages nearest to free text in any language"
     )
     add_common(p)
+    add_format(p)
     p.add_argument("query")
     p.add_argument("--lang", choices=[*TRACKED, OTHER], help="only passages in this language")
     p.add_argument(
@@ -53,30 +57,43 @@ def register(sub, add_common) -> None:
 
     p = sub.add_parser("list", help="the tracked narratives with their document counts")
     add_common(p)
+    add_format(p)
     p.set_defaults(func=cmd_list)
 
     p = sub.add_parser(
         "show", help="one narrative: definition, exemplars and the strongest evidence"
     )
     add_common(p)
+    add_format(p)
     p.add_argument("id")
     p.add_argument("--per-lang", type=int, default=3, help="evidence passages per language")
     p.set_defaults(func=cmd_show)
 
     p = sub.add_parser(
+        "sql", help="run one read-only SQL query on the database (recipes: docs/sql.md)"
+    )
+    add_common(p)
+    add_format(p)
+    p.add_argument("query", help="the SQL text, or - to read it from stdin")
+    p.set_defaults(func=cmd_sql)
+
+    p = sub.add_parser(
         "agreement", help="document-level agreement with a corpus's gold labels (P/R/F1)"
     )
     add_common(p)
+    add_format(p)
     p.set_defaults(func=cmd_agreement)
 
 
 def cmd_prevalence(args, settings) -> int:
+    from narratives.cli.checks import check_filters
     from narratives.core.store import reader
     from narratives.prevalence.corrected import add_to_table
     from narratives.prevalence.estimates import MIN_AUDIT, MIN_STRATUM
     from narratives.prevalence.queries import Filters, prevalence
 
     with reader(settings.database) as con:
+        check_filters(con, args.narrative, args.outlet_kind)
         headers, rows = prevalence(con, args.by, args.narrative, args.lang, args.outlet_kind,
                                    args.of)  # fmt: skip
         if args.of == "event":
@@ -84,38 +101,40 @@ def cmd_prevalence(args, settings) -> int:
                         narratives=(args.narrative,) if args.narrative else ())  # fmt: skip
             headers, rows = add_to_table(con, headers, rows, args.by, f, args.lang)
     of = "about the event" if args.of == "event" else "(all coverage)"
-    print(
+    notes = [
         "documents carrying each narrative (docs: a passage confirmed, in scope, asserting it), "
         f"their share of that period's documents {of} in the language (pct) and its 95% Wilson "
         "interval (ci95, percent); all_*: across languages, a document once"
-    )
+    ]
     if args.of == "event":
-        print(
+        notes.append(
             "*_corr_pct: that share corrected for the tracker's error measured by the analysts' "
             "audit (`narratives review`), with its 95% interval (corr_ci95, which includes the "
             "uncertainty of the error rates); audit: the audit labels behind it (a corrected "
             f"share needs {MIN_AUDIT}, at least {MIN_STRATUM} counted and {MIN_STRATUM} not)"
         )
-    print(table(headers, rows))
+    emit(args, headers, rows, notes=notes)
     return 0
 
 
 def cmd_contested(args, settings) -> int:
+    from narratives.cli.checks import check_filters
     from narratives.core.store import reader
     from narratives.prevalence.queries import Filters, contested
 
     f = Filters(narratives=(args.narrative,) if args.narrative else ())
     with reader(settings.database) as con:
+        check_filters(con, args.narrative)
         rows = contested(con, f, args.by).to_pylist()
     cells: dict[tuple, dict] = {}
     for r in rows:
         key = ("all" if args.by == "total" else r["period"], r["narrative_id"], r["stance"])
         cells.setdefault(key, {})[r["lang"] or "all"] = r["documents"]
     langs = [*TRACKED, "all"]
-    print("documents with a confirmed, in-scope passage per narrative and stance "
-          "(asserts is what prevalence counts; all: across languages, a document once)")  # fmt: skip
-    print(table(["period", "narrative_id", "stance", *langs],
-                [(*k, *(v.get(lang, 0) for lang in langs)) for k, v in cells.items()]))  # fmt: skip
+    note = ("documents with a confirmed, in-scope passage per narrative and stance "
+            "(asserts is what prevalence counts; all: across languages, a document once)")  # fmt: skip
+    emit(args, ["period", "narrative_id", "stance", *langs],
+         [(*k, *(v.get(lang, 0) for lang in langs)) for k, v in cells.items()], notes=[note])  # fmt: skip
     return 0
 
 
@@ -125,9 +144,9 @@ def cmd_coverage(args, settings) -> int:
 
     with reader(settings.database) as con:
         rows = coverage(con, by=args.by).to_pylist()
-    print("documents per period and language, those about the live set's event, and its share")
-    print(table(["period", "lang", "documents", "event_documents", "event_share"],
-                [(r["period"] or "all", *list(r.values())[1:]) for r in rows]))  # fmt: skip
+    note = "documents per period and language, those about the live set's event, and its share"
+    emit(args, ["period", "lang", "documents", "event_documents", "event_share"],
+         [(r["period"] or "all", *list(r.values())[1:]) for r in rows], notes=[note])  # fmt: skip
     return 0
 
 
@@ -146,7 +165,7 @@ def cmd_search(args, settings) -> int:
             settings.database, settings.index_dir, embedder, args.query, k_each
         )[: args.k]
     rows = [(h["score"], h["lang"], h["outlet"], h["day"], h["text"]) for h in hits]
-    print(table(["score", "lang", "outlet", "date", "passage"], rows, max_width=100))
+    emit(args, ["score", "lang", "outlet", "date", "passage"], rows, max_width=100)
     return 0
 
 
@@ -156,7 +175,7 @@ def cmd_list(args, settings) -> int:
 
     with reader(settings.database) as con:
         headers, rows = narratives_overview(con)
-    print(table(headers, rows))
+    emit(args, headers, rows)
     return 0
 
 
@@ -166,6 +185,12 @@ def cmd_show(args, settings) -> int:
 
     with reader(settings.database) as con:
         d = narrative_detail(con, args.id, args.per_lang)
+    exemplars = (["lang", "text"], d["exemplars"])
+    evidence = (["stance", "lang", "score", "margin", "outlet", "date", "passage", "url"],
+                d["evidence"])  # fmt: skip
+    about = {k: d[k] for k in ("id", "label", "set", "decided_by", "description")}
+    if emit_sections(args, {**about, "exemplars": exemplars, "evidence": evidence}, "evidence"):
+        return 0
     print(f"{d['id']}: {d['label']}  (set {d['set']})")
     print(f"decided by: {d['decided_by']}", end="")
     if d["scorer"] == "exemplar-head":  # the set's cosine threshold does not apply to it
@@ -174,15 +199,9 @@ def cmd_show(args, settings) -> int:
         print()
     print(d["description"])
     print("\nexemplars:")
-    print(table(["lang", "text"], d["exemplars"], max_width=110))
+    emit(args, *exemplars, max_width=110)
     print("\nstrongest evidence (asserting first; `refutes` and `reports` passages do not count):")
-    print(
-        table(
-            ["stance", "lang", "score", "margin", "outlet", "date", "passage", "url"],
-            d["evidence"],
-            max_width=80,
-        )
-    )
+    emit(args, *evidence, max_width=80)
     return 0
 
 
@@ -193,14 +212,39 @@ def cmd_agreement(args, settings) -> int:
     with reader(settings.database) as con:
         rows = gold_agreement(con)
         stance = stance_agreement(con)
-    print(table(
-        ["narrative", "tp", "fp", "fn", "precision", "recall", "f1"],
-        [(a.narrative, a.tp, a.fp, a.fn, a.precision, a.recall, a.f1) for a in rows],
-    ))  # fmt: skip
+    headers = ["narrative", "tp", "fp", "fn", "precision", "recall", "f1"]
+    scores = [(a.narrative, a.tp, a.fp, a.fn, a.precision, a.recall, a.f1) for a in rows]
+    stance_headers = ["narrative", "gold", "docs", "counted_as_carrying", "same_stance",
+                      "not_confirmed"]  # fmt: skip
     macro = sum(a.f1 for a in rows) / len(rows)
+    sections = {"narratives": (headers, scores), "macro_f1": macro,
+                "stance": (stance_headers, stance)}  # fmt: skip
+    if emit_sections(args, sections, "narratives"):
+        return 0
+    emit(args, headers, scores)
     print(f"\nmacro-F1 over {len(rows)} narratives: {macro:.3f}")
     if stance:
         print("\ndocuments with a gold stance (refuting or only reporting a narrative):")
-        print(table(["narrative", "gold", "docs", "counted_as_carrying", "same_stance",
-                     "not_confirmed"], stance))  # fmt: skip
+        emit(args, stance_headers, stance)
+    return 0
+
+
+def cmd_sql(args, settings) -> int:
+    """The analyst's way in without a `duckdb` binary: the CLI on PyPI (duckdb-cli 1.5) cannot
+    read a file written by the duckdb 2 library this project uses."""
+    import sys
+
+    import duckdb
+
+    from narratives.core.store import reader
+
+    query = sys.stdin.read() if args.query == "-" else args.query
+    with reader(settings.database) as con:
+        try:
+            cur = con.execute(query)
+            headers = [d[0] for d in cur.description or []]
+            rows = cur.fetchall() if headers else []
+        except duckdb.Error as exc:  # a typo in the query is the user's to fix: one line, status 2
+            raise ValueError(f"SQL: {exc}") from exc
+    emit(args, headers, rows, max_width=60)
     return 0

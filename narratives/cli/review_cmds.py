@@ -10,7 +10,7 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-from narratives.cli.output import table
+from narratives.cli.output import add_format, emit
 
 KEYS = {"a": "asserts", "y": "asserts", "r": "refutes", "p": "reports", "n": "no", "x": "none"}
 PROMPT = (
@@ -44,6 +44,7 @@ def register(sub, add_common) -> None:
     s.set_defaults(func=cmd_sync)
     s = lsub.add_parser("list", help="labels per narrative, stream and verdict")
     add_common(s)
+    add_format(s)
     s.set_defaults(func=cmd_list)
     s = lsub.add_parser("export", help="every stored label as JSONL")
     add_common(s)
@@ -161,10 +162,10 @@ def cmd_list(args, settings) -> int:
 
     with reader(settings.database) as con:
         rows = label_counts(con)
-    if not rows:
+    if not rows and args.format == "table":
         print("no labels yet: `narratives review` serves items to label")
         return 0
-    print(table(["narrative", "stream", "verdict", "labels"], rows))
+    emit(args, ["narrative", "stream", "verdict", "labels"], rows)
     return 0
 
 

@@ -4,4 +4,4 @@ the tracked languages and JSONL reading. Owns the `runs` and `_migrations` table
 stage, and nothing of Prefect or Streamlit."""
 
 # the tables and views this stage owns: only its modules write them (tests/test_layout.py)
-TABLES: tuple[str, ...] = ("runs", "_migrations", "schema_migrations")
+TABLES: tuple[str, ...] = ("runs", "_migrations", "schema_migrations", "tables_guide")

@@ -25,4 +25,5 @@ TABLES: tuple[str, ...] = (
     "passage_facts",
     "coverage_daily",
     "coverage_daily_all",
+    "calendar",  # the date spine (0010)
 )

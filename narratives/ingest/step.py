@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tqdm import tqdm
+
 from narratives.core import runs
 from narratives.core.settings import Settings
 from narratives.core.store import writer
@@ -101,7 +103,8 @@ def store(settings: Settings, got: SourceRead, run_id: int | None = None) -> dic
     seen |= {i.item for i in items if isinstance(i, IngestProblem) and not i.retry}
     with _STORE, writer(settings.database, settings.lock_wait_s) as con:
         result = store_documents(con, source.id, items, run_id=run_id,
-                                 max_words=settings.max_passage_words)  # fmt: skip
+                                 max_words=settings.max_passage_words,
+                                 progress=settings.progress)  # fmt: skip
         summary = {
             "new": result.documents_new - result.reprints,
             "duplicate": result.documents_seen + state.skipped,
@@ -136,7 +139,13 @@ def ingest_sources(
     summaries per source id (`record_run` adds them to the run's record)."""
     sources = select(load_sources(sources_file), only)
     with ingest_lock(settings.home):
-        return {s.id: ingest_source(settings, s, run_id) for s in sources}
+        out = {}
+        bar = tqdm(sources, desc="ingesting sources", unit="source", leave=False,
+                   disable=not settings.progress)  # fmt: skip
+        for s in bar:
+            bar.set_postfix_str(s.id)
+            out[s.id] = ingest_source(settings, s, run_id)
+        return out
 
 
 def totals(summaries: dict[str, dict]) -> dict:
@@ -190,9 +199,9 @@ def ingest_step(settings: Settings, run_id: int) -> dict:
     items = read_jsonl(settings.corpus)
     with ingest_lock(settings.home), writer(settings.database, settings.lock_wait_s) as con:
         source_id = corpus_source_id(con, settings.corpus)
-        result = store_documents(
-            con, source_id, items, run_id=run_id, max_words=settings.max_passage_words
-        )
+        result = store_documents(con, source_id, items, run_id=run_id,
+                                 max_words=settings.max_passage_words,
+                                 progress=settings.progress)  # fmt: skip
         counts = result.as_counts()
         summary = {
             "new": result.documents_new - result.reprints, "duplicate": result.documents_seen,
@@ -205,9 +214,10 @@ def ingest_step(settings: Settings, run_id: int) -> dict:
         runs.update_run(
             con, run_id, counts=counts, timings={"ingest_s": time.perf_counter() - started}
         )
+    # the ingest flow's words (the CLI's console prints a repeat once)
     log.info(
-        "ingest: %d new documents (%d passages, %d reprints), %d already stored, %d bad items",
-        result.documents_new, result.passages_new, result.reprints, result.documents_seen,
-        result.errors,
+        "ingest: %d new documents (%d of them reprints), %d new passages, %d already stored, "
+        "%d bad items", result.documents_new, result.reprints, result.passages_new,
+        result.documents_seen, result.errors,
     )  # fmt: skip
     return counts

@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import pyarrow as pa
+from tqdm import tqdm
 
 from embeddings.base import text_hash
 from narratives.core.langs import TRACKED
@@ -66,6 +67,7 @@ def store_documents(
     *,
     run_id: int | None = None,
     max_words: int = 60,
+    progress: bool = False,
 ) -> StoreResult:
     result = StoreResult()
     fresh: dict[str, RawDocument] = {}
@@ -88,7 +90,9 @@ def store_documents(
 
     # earliest first, so that of two copies in one batch the earlier is the original
     docs = sorted(fresh.values(), key=lambda d: (d.published_at is None, d.published_at or 0))
-    split = [passages_mod.split(d.text, max_words, _declared_lang(d)) for d in docs]
+    # splitting and language identification is ingest's slow part (~2 ms a document): a bar
+    bar = tqdm(docs, desc=f"splitting {source_id}", unit="doc", disable=not progress, leave=False)
+    split = [passages_mod.split(d.text, max_words, _declared_lang(d)) for d in bar]
     with transaction(con):
         _upsert_outlets(con, docs)
         doc_ids = _take_ids(con, "seq_documents", len(docs))

@@ -76,6 +76,6 @@ def labels_step(settings: Settings, run_id: int) -> dict:
         runs.update_run(con, run_id, counts=counts,
                         timings={"labels_s": time.perf_counter() - started})  # fmt: skip
     if counts["labels_new"]:
-        log.info("labels: %d new labels stored (%d in all)", counts["labels_new"],
+        log.info("labels: %d new analysts' labels stored, %d in all", counts["labels_new"],
                  counts["labels_total"])  # fmt: skip
     return counts

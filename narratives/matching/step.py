@@ -122,12 +122,13 @@ def match_step(settings: Settings, run_id: int, embedder: Embedder | None = None
             con, run_id, counts=counts, timings={"match_s": time.perf_counter() - started},
             model_id=embedder.model_id, set_id=nset.id, set_version=nset.version,
         )  # fmt: skip
+    # begins with the match flow's summary, word for word: the CLI's console prints it once
     log.info(
-        "match: %d passages scored against %s@%s, %d confirmed",
+        "match: %d passages scored, %d confirmed, against %s@%s",
         len(todo),
+        sum(confirmed.values()),
         nset.id,
         nset.version,
-        sum(confirmed.values()),
     )
     return counts
 

@@ -18,6 +18,10 @@ VIEW = "prevalence_daily"
 TABLE = "prevalence_rollup"
 # the live relation the rollup stands for: per-language rows and the 'all' rows together
 LIVE = "(SELECT * FROM prevalence_daily UNION ALL SELECT * FROM prevalence_daily_all)"
+COMMENT = (
+    "internal: prevalence_daily and prevalence_daily_all materialised once per run; "
+    "query the views, which are always current"
+)
 
 
 def fingerprint(con) -> str:
@@ -44,6 +48,8 @@ def refresh(con, run_id: int | None = None) -> int:
     """Recompute the rollup from the view (in the caller's write connection); returns its rows."""
     with transaction(con):
         con.execute(f"CREATE OR REPLACE TABLE {TABLE} AS SELECT * FROM {LIVE}")
+        # replacing the table drops its comment; analysts read it in tables_guide (0010)
+        con.execute(f"COMMENT ON TABLE {TABLE} IS '{COMMENT}'")
         con.execute(
             "INSERT OR REPLACE INTO rollup_state (name, fingerprint, run_id, refreshed_at) "
             "VALUES (?, ?, ?, current_timestamp)",

@@ -51,6 +51,22 @@ def publish_snapshot(settings: Settings, con, run_id: int | None) -> snapshots.S
 
 
 CORRECTED = "prevalence_corrected"
+# CREATE OR REPLACE drops comments: they are set again with the table (tables_guide, docs/sql.md)
+CORRECTED_COMMENTS = {
+    "": "the share of the event's coverage carrying each narrative, corrected for the tracker's "
+        "error measured by the analysts' audit labels, per week and in total, per language and "
+        "across languages (lang = 'all'); recomputed by every run and labels sync",
+    "period_kind": "week | total", "period": "Monday of the week (NULL for total)",
+    "narrative_id": "narrative id within its set", "lang": "en, ru, uk, or all",
+    "documents": "documents the tracker counted as carrying it (raw)",
+    "event_documents": "documents about the set's event (the denominator)",
+    "share": "documents / event_documents, the raw share",
+    "corrected": "the share corrected for the audited error (NULL until enough audit labels)",
+    "corrected_lo": "95% interval of corrected, lower bound (includes the error rates' uncertainty)",
+    "corrected_hi": "95% interval of corrected, upper bound",
+    "audit_labels": "audit labels behind the correction", "note": "why there is no correction, or how it was made",
+    "method": "the correction method", "run_id": "runs.id of the run that computed it",
+}  # fmt: skip
 
 
 def store_corrected(con, run_id: int | None, exports_dir=None) -> int:
@@ -82,6 +98,10 @@ def store_corrected(con, run_id: int | None, exports_dir=None) -> int:
     try:
         with transaction(con):
             con.execute(f"CREATE OR REPLACE TABLE {CORRECTED} AS SELECT * FROM _corrected")
+            for column, text in CORRECTED_COMMENTS.items():
+                target = f"COLUMN {CORRECTED}.{column}" if column else f"TABLE {CORRECTED}"
+                quoted = text.replace("'", "''")  # COMMENT ON takes no parameters
+                con.execute(f"COMMENT ON {target} IS '{quoted}'")
     finally:
         con.unregister("_corrected")
     if exports_dir is not None:

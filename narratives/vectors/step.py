@@ -50,5 +50,6 @@ def embed_step(settings: Settings, run_id: int, embedder: Embedder | None = None
         if todo:
             timings["passages_per_s"] = len(todo) / max(embed_s, 1e-9)
         runs.update_run(con, run_id, counts=counts, timings=timings, model_id=embedder.model_id)
-    log.info("embed: %d new vectors, index holds %d passages", len(todo), indexed)
+    # the same words as the embed flow's summary: the CLI's console prints a repeat once
+    log.info("embed: %d new vectors; index holds %d", len(todo), indexed)
     return counts | {"passages_per_s": timings.get("passages_per_s")}

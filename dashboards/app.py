@@ -1,7 +1,9 @@
 """The narrative-tracker dashboard: `narratives dashboard` runs this with `streamlit run`.
 
 Every page reads the snapshot the pipeline published last (narratives.prevalence.snapshots), never the
-database a pipeline may be writing.
+database a pipeline may be writing. Every page has a URL of its own (`/prevalence`, `/search`...):
+Streamlit serves its default page at `/` only, so the default is a short overview linking the
+others, and no page is reachable only at `/`.
 """
 
 import sys
@@ -14,15 +16,8 @@ import streamlit as st  # noqa: E402
 
 st.set_page_config(page_title="narrative-tracker", layout="wide")
 
-PAGES = [
-    st.Page("views/prevalence.py", title="Prevalence", url_path="prevalence", default=True),
-    st.Page("views/competing.py", title="Competing explanations", url_path="competing"),
-    st.Page("views/contested.py", title="Contested", url_path="contested"),
-    st.Page("views/evidence.py", title="Evidence", url_path="evidence"),
-    st.Page("views/search.py", title="Search", url_path="search"),
-    st.Page("views/outlets.py", title="Outlets", url_path="outlets"),
-    st.Page("views/provenance.py", title="Provenance", url_path="provenance"),
-    st.Page("views/review.py", title="Review", url_path="review"),
-]
+from dashboards.pages import PAGES  # noqa: E402
 
-st.navigation(PAGES).run()
+pages = [st.Page(script, title=title, url_path=path) for script, title, path, _ in PAGES]
+home = st.Page("views/home.py", title="Overview", url_path="overview", default=True)
+st.navigation([home, *pages]).run()

@@ -14,6 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboards import data
+from narratives.core.langs import OTHER
 from narratives.core.settings import Settings
 from narratives.core.store import DatabaseMissing, DatabaseOutdated, DatabaseUnreadable
 from narratives.prevalence import snapshots
@@ -28,6 +29,17 @@ share_of_voice_totals = st.cache_data(show_spinner=False, max_entries=64)(
 outlet_heat = st.cache_data(show_spinner=False, max_entries=64)(data.outlet_heat)
 evidence = st.cache_data(show_spinner=False, max_entries=64)(data.evidence)
 provenance = st.cache_data(show_spinner=False, max_entries=16)(data.provenance)
+untold = st.cache_data(show_spinner=False, max_entries=64)(data.untold)
+
+# how a passage whose language could not be told (langs.OTHER) is labelled on screen: not a
+# language, so not named like one
+UNTOLD = "undetected"
+
+# what a score means where it is shown: the matcher's is a probability, search's a cosine
+SCORE_HELP = (
+    "the matcher's probability that the passage carries the narrative (calibrated on the "
+    "narrative's exemplars; the tier compares it with the narrative's threshold)"
+)
 
 
 def settings() -> Settings:
@@ -70,7 +82,8 @@ def page(title: str) -> tuple[snapshots.Snapshot, dict]:
     side.subheader("Data")
     published = snap.published_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     live = provenance(snap.database)["live"]
-    lines = [f"snapshot published {published}", f"run {snap.run_id}"]
+    lines = [f"snapshot published {published}",
+             f"run {snap.run_id if snap.run_id is not None else '-'}"]  # fmt: skip
     if len(live):
         row = live.iloc[0]
         lines += [f"set {row.set_id}@{row.set_version}", f"model {row.model_id}"]
@@ -93,9 +106,11 @@ def filters(opts: dict, key: str = "") -> data.Filters:
         "Date range", value=(first, last), min_value=first, max_value=last, key=f"dates{key}"
     )
     start, end = (picked[0], picked[-1]) if isinstance(picked, list | tuple) else (picked, picked)
+    # 'other' (language not told) is not a language to pick: the pages explain that bucket
     langs = side.multiselect(
-        "Languages", opts["langs"], default=[], placeholder="all", key=f"langs{key}"
-    )
+        "Languages", [lang for lang in opts["langs"] if lang != OTHER], default=[],
+        placeholder="all", key=f"langs{key}",
+    )  # fmt: skip
     kinds = side.multiselect(
         "Outlet kinds", opts["kinds"], default=[], placeholder="all", key=f"kinds{key}"
     )
@@ -115,12 +130,19 @@ def temporal(df: pd.DataFrame, column: str = "period") -> pd.DataFrame:
 def evidence_rows(snap, f: data.Filters, **kwargs) -> pd.DataFrame:
     """The passages behind a chart point, shown as plain text with the evidence columns."""
     rows = evidence(snap.database, f, **kwargs)
+    if "lang" in rows:
+        rows = rows.assign(lang=rows["lang"].replace(OTHER, UNTOLD))
     st.dataframe(
         rows,
         hide_index=True,
         column_config={
-            "score": st.column_config.NumberColumn(format="%.3f"),
-            "margin": st.column_config.NumberColumn(format="%.3f"),
+            "score": st.column_config.NumberColumn(
+                "score (probability)", format="%.3f", help=SCORE_HELP
+            ),
+            "margin": st.column_config.NumberColumn(
+                format="%.3f", help="the score's lead over the runner-up narrative's"
+            ),
+            "outlet": st.column_config.TextColumn(width="medium"),
         },
     )
     return rows

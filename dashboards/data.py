@@ -14,7 +14,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from narratives.analytics import queries as analytics_queries
+from narratives.core.langs import ALL, OTHER
 from narratives.core.store import reader
+from narratives.discovery import queries as discovery_queries
 from narratives.labels import queries as label_queries
 from narratives.labels import queue as review
 from narratives.matching import queries as matching
@@ -136,3 +139,80 @@ def review_queue(db: Path, stream: str, done_labels: list[dict], narrative: str 
     (the snapshot's stored labels and the journal's)."""
     with reader(db) as con:
         return review.next_items(con, stream, done_labels, narrative, n)
+
+
+def prevalence_bands(
+    db: Path, f: Filters, by: str = "week", split_lang: bool = True
+) -> pd.DataFrame:
+    """`prevalence` with, per row, the share the chart draws and its 95% band: the corrected
+    share and interval where the narrative's audit suffices (`corrected` is set), else the raw
+    share with its Wilson interval. `drawn` says which."""
+    with reader(db) as con:
+        rows = corrected_queries.corrected_rows(con, f, by, split_lang)
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return df
+    df = df.rename(columns={"narrative_id": "narrative", "matched_documents": "documents",
+                            "total_documents": "all_documents"})  # fmt: skip
+    fixed = df["corrected"].notna()
+    df["drawn"] = fixed.map({True: "corrected", False: "raw"})
+    df["value"] = df["corrected"].where(fixed, df["share"])
+    df["lo"] = df["corrected_lo"].where(fixed, df["share_lo"])
+    df["hi"] = df["corrected_hi"].where(fixed, df["share_hi"])
+    if not split_lang:
+        df["lang"] = ALL
+    return df
+
+
+def untold(db: Path, f: Filters) -> int:
+    """Passages under the filters whose language could not be told (lang 'other')."""
+    with reader(db) as con:
+        return prevalence_queries.passages_in(con, f, OTHER)
+
+
+def clusters(db: Path, scope: str = "all") -> pd.DataFrame:
+    """The latest clustering's clusters (emerging first), as `narratives clusters` lists them."""
+    cols = ["id", "status", "passages", "documents", "en", "ru", "uk", "coherence", "nearest",
+            "similarity", "confirmed", "first", "last", "terms"]  # fmt: skip
+    with reader(db) as con:
+        try:
+            _, rows = discovery_queries.list_clusters(con, scope=scope)
+        except LookupError:
+            return pd.DataFrame(columns=cols)
+    return pd.DataFrame(rows, columns=cols)
+
+
+def cluster(db: Path, cluster_id: int) -> dict:
+    """One cluster: its key terms per language, representative passages and sizes."""
+    with reader(db) as con:
+        return discovery_queries.cluster_detail(con, cluster_id)
+
+
+def alerts(db: Path) -> pd.DataFrame:
+    with reader(db) as con:
+        rows = analytics_queries.list_alerts(con)
+    return pd.DataFrame(rows, columns=["kind", "subject", "day", "lang", "documents", "of",
+                                       "share", "baseline", "p_value", "test"])  # fmt: skip
+
+
+def lead_lag(db: Path, narrative: str, max_lag: int = 7) -> dict:
+    with reader(db) as con:
+        return analytics_queries.lead_lag(con, narrative, max_lag)
+
+
+def amplifiers(db: Path, narrative: str | None = None) -> pd.DataFrame:
+    with reader(db) as con:
+        return pd.DataFrame(analytics_queries.amplifiers(con, narrative))
+
+
+def reprint_chains(db: Path, narrative: str | None = None) -> pd.DataFrame:
+    with reader(db) as con:
+        rows = analytics_queries.reprint_chains(con, narrative)
+    return pd.DataFrame(rows, columns=["original outlet", "original day", "title", "copied by",
+                                       "copy day", "kind", "similarity", "delay_h"])  # fmt: skip
+
+
+def confirmed_for(db: Path, passage_ids: list[int]) -> dict[int, str]:
+    """Which live narratives the tracker confirmed each passage for (with the stance)."""
+    with reader(db) as con:
+        return matching.confirmed_for(con, passage_ids)

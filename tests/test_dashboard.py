@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dashboards import charts as charts_module
 from dashboards import data, drafts
 from narratives.core.store import reader, writer
 from narratives.matching.sets import load_set
@@ -19,7 +20,7 @@ from tests.dashboard_db import DOCUMENTS
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory, e5):
-    return dashboard_db.build(tmp_path_factory.mktemp("dashboard"), e5)
+    return dashboard_db.build(tmp_path_factory.mktemp("dashboard"), e5, discover=True)
 
 
 @pytest.fixture
@@ -32,7 +33,7 @@ def settings(built, monkeypatch):
 
 def open_page(page: str, timeout: float = 60) -> AppTest:
     at = AppTest.from_file(str(dashboard_db.APP), default_timeout=timeout).run()
-    if page != "prevalence":
+    if page != "home":
         at.switch_page(f"views/{page}.py").run()
     assert not at.exception, [e.value for e in at.exception]
     return at
@@ -111,6 +112,9 @@ def test_prevalence_page_shows_counts_shares_and_denominators(settings):
     per_lang = {n: sum(confirmed_docs(settings, lang).get(n, 0) for lang in ("en", "ru", "uk"))
                 for n in by_hand}  # fmt: skip
     assert lines.groupby("narrative")["documents"].sum().to_dict() == per_lang
+    # no language "other": the German passage's language is not a line, the page says why
+    assert set(lines["lang"]) <= {"en", "ru", "uk"}
+    assert any("could not be told" in c.value for c in at.caption)
 
     at.radio(key="measure").set_value("documents").run()
     assert len(charts(at)) == 1  # counts: no denominator chart
@@ -119,6 +123,31 @@ def test_prevalence_page_shows_counts_shares_and_denominators(settings):
     ru = confirmed_docs(settings, "ru")
     assert (totals["all_documents"] == 5).all()  # four Russian, one in Russian and English
     assert totals["documents"].to_dict() == {n: ru.get(n, 0) for n in totals.index}
+
+
+def test_prevalence_draws_bands_marks_small_samples_and_spans_each_week(settings):
+    at = open_page("prevalence")
+    spec = json.loads(charts(at)[0].proto.spec)
+    for panel in spec["vconcat"]:
+        band = next(lay for lay in panel["layer"] if lay.get("mark", {}).get("type") == "rect")
+        band = band["encoding"]
+        assert (band["y"]["field"], band["y2"]["field"]) == ("lo", "hi")  # the 95% interval
+        assert (band["x"]["field"], band["x2"]["field"]) == ("start", "end")  # the whole week
+    rows = pd.concat([t for t in chart_tables(charts(at)[0]) if "share" in t.columns])
+    # raw here (no audit labels): the band is the Wilson interval around the raw share
+    assert set(rows["drawn"]) == {"raw"} and rows["value"].equals(rows["share"])
+    assert ((rows["lo"] <= rows["value"] + 1e-12) & (rows["value"] <= rows["hi"] + 1e-12)).all()
+    assert (rows["small"] == (rows["all_documents"] < charts_module.MIN_N)).all()
+    assert rows["small"].any()  # the mini corpus has weeks with few documents: marked
+    spans = pd.to_datetime(rows["end"]) - pd.to_datetime(rows["start"])
+    assert (spans == pd.Timedelta(days=7)).all()
+    assert (pd.to_datetime(rows["start"]).dt.dayofweek == 0).all()  # Monday-based weeks
+    # the event's line lies inside the span of the week holding the event
+    marker = next(t for t in chart_tables(charts(at)[0]) if "label" in t.columns)
+    event = pd.Timestamp(marker["event"].iloc[0]).tz_localize(None)
+    week = rows[(pd.to_datetime(rows["start"]) <= event) & (event < pd.to_datetime(rows["end"]))]
+    assert len(week)  # the bands and segments of that week cross the event line
+    assert any(f"fewer than {charts_module.MIN_N} documents" in c.value for c in at.caption)
 
 
 def test_a_point_shows_the_passages_behind_it(settings):
@@ -218,21 +247,35 @@ def test_provenance_names_the_run_model_and_set_version(settings, built, e5):
         e5.model_id, "mini", run["set_version"],
     )  # fmt: skip
     assert frame(at, "run", "kind").iloc[0]["run"] == run["id"]
+    # a run's components, parameters and counts as tables, not JSON; no "None" anywhere
+    counts = frame(at, "setting", "value")
+    assert len(counts) and not counts["value"].astype(str).str.startswith("{").any()
+    for d in at.dataframe:
+        text = d.value.select_dtypes(exclude="number")
+        assert not text.isna().any().any() and not (text.astype(str) == "None").any().any()
     assert any("published" in t.value for t in at.sidebar.text)
 
 
-def test_search_finds_all_languages_and_saves_a_draft_narrative(settings):
+def test_search_ranks_by_similarity_with_facets_and_saves_a_draft_narrative(settings):
     at = open_page("search", timeout=180)
     at.text_input(key="query").set_value("Ukraine organised the concert hall attack").run()
     assert not at.exception
     hits = frame(at, "rank", "score", "lang")
-    assert {"en", "ru", "uk"} <= set(hits["lang"])
-    assert set(hits["lang"].iloc[:3]) == {"en", "ru", "uk"}  # each language's best, in turns
-    assert all(g["score"].is_monotonic_decreasing for _, g in hits.groupby("lang"))
-    assert at.metric[0].value == str(len(hits))
+    assert {"en", "ru", "uk"} <= set(hits["lang"]) and "other" not in set(hits["lang"])
+    assert hits["score"].is_monotonic_decreasing  # one ranking by relevance
+    cut = at.number_input(key="cut").value
+    assert (hits["score"] >= cut).all() and cut > 0
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Results"] == str(len(hits))
+    assert all(metrics[lang] == str((hits["lang"] == lang).sum()) for lang in ("en", "ru", "uk"))
+    assert at.multiselect(key="draft_rows").value == []  # nothing preselected
 
+    at.text_input(key="draft_id").set_value("kyiv-window")
+    at.button[0].click().run()  # the form's submit button, nothing chosen
+    assert at.error and not settings.drafts_dir.exists()
     at.text_input(key="draft_id").set_value("Not A Slug")
-    at.button[0].click().run()  # the form's submit button
+    at.multiselect(key="draft_rows").set_value([1])
+    at.button[0].click().run()
     assert at.error and not settings.drafts_dir.exists()
 
     at.text_input(key="draft_id").set_value("kyiv-window")
@@ -247,6 +290,33 @@ def test_search_finds_all_languages_and_saves_a_draft_narrative(settings):
     chosen = hits.iloc[:3]
     assert sum(len(v) for v in narrative.exemplars.values()) == 3
     assert set(narrative.exemplars) == set(chosen["lang"])
+
+
+def test_discovery_alerts_and_spread_pages(settings):
+    clusters = sql(settings, "SELECT count(*) FROM clusters WHERE clustering_id = "
+                             "(SELECT max(id) FROM clusterings WHERE scope = 'all')")[0][0]  # fmt: skip
+    assert clusters >= 1
+    at = open_page("discovery")
+    assert {m.label: m.value for m in at.metric}["Clusters"] == str(clusters)
+    assert len(frame(at, "lang", "terms")) >= 1  # key terms of the first cluster
+    assert len(frame(at, "lang", "rank", "similarity", "outlet", "day", "passage")) >= 1
+    at.text_input(key="promote_id").set_value("cluster-draft")
+    at.button[0].click().run()
+    assert not at.error, [e.value for e in at.error]
+    assert load_set(settings.drafts_dir / "cluster-draft.yaml").narratives[0].status == "draft"
+
+    at = open_page("alerts")
+    alerts = sql(settings, "SELECT count(*) FROM alerts")[0][0]
+    assert {m.label: m.value for m in at.metric}["Alerts"] == str(alerts)
+
+    at = open_page("spread")
+    at.selectbox(key="narrative").set_value("ukraine-involved").run()
+    assert not at.exception, [e.value for e in at.exception]
+    first = frame(at, "lang", "outlet kind", "first")
+    assert set(first["lang"]) == {
+        r[0] for r in sql(settings, "SELECT DISTINCT lang FROM live_matches "
+                                    "WHERE narrative_id = 'ukraine-involved' AND carries")
+    }  # fmt: skip
 
 
 def test_a_draft_is_never_overwritten_by_accident(tmp_path):
@@ -294,7 +364,9 @@ def test_a_document_in_two_languages_counts_once_in_every_total(built, settings,
     views = dict(sql(settings, "SELECT lang = 'all', sum(total_documents) FROM (SELECT * FROM "
                                "prevalence_daily UNION ALL SELECT * FROM prevalence_daily_all) "
                                "WHERE narrative_id = 'ukraine-involved' GROUP BY 1"))  # fmt: skip
-    assert views == {True: DOCUMENTS, False: DOCUMENTS + 1}
+    # per language the mixed document counts twice, and the hostile one too (its German
+    # passage is in 'other')
+    assert views == {True: DOCUMENTS, False: DOCUMENTS + 2}
     assert sql(settings, "SELECT sum(matched_documents) FROM prevalence_weekly_all "
                          "WHERE narrative_id = 'ukraine-involved'")[0][0] == carrying  # fmt: skip
     # the CLI

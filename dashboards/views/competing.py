@@ -4,6 +4,7 @@ import altair as alt
 import streamlit as st
 
 from dashboards import common
+from narratives.core.langs import OTHER
 
 snap, opts = common.page("Competing explanations")
 f = common.filters(opts)
@@ -21,6 +22,8 @@ st.caption(
     "set, in that period and group; each bar sums to 100%."
 )
 df = common.share_of_voice(snap.database, f, by, split)
+if split == "lang":  # language not told is no language: no panel of its own (see Prevalence)
+    df = df[df["group"] != OTHER]
 if df.empty:
     st.info("No document carries a narrative under these filters.")
     st.stop()
@@ -52,6 +55,7 @@ st.altair_chart(chart)
 
 st.subheader("Over the selected range")
 totals = common.share_of_voice_totals(snap.database, f, split)
+totals = totals[totals["group"] != OTHER] if split == "lang" else totals
 leaders = totals.loc[totals.groupby("group")["share"].idxmax()].reset_index(drop=True)
 st.text("Dominant narrative per group:")
 st.dataframe(

@@ -5,6 +5,7 @@ import altair as alt
 import streamlit as st
 
 from dashboards import common, data
+from narratives.core.langs import OTHER
 
 contested = st.cache_data(show_spinner=False, max_entries=64)(data.contested)
 
@@ -24,7 +25,7 @@ df = df[df["narrative"] == narrative]
 if df.empty:
     st.info("No confirmed passage for this narrative under these filters.")
     st.stop()
-langs = df[df["lang"] != "all"]
+langs = df[~df["lang"].isin(["all", OTHER])]  # 'other': language not told, no panel
 chart = (
     alt.Chart(common.temporal(langs))
     .mark_bar()
@@ -46,4 +47,4 @@ totals = df[df["lang"] == "all"].groupby("stance", as_index=False)["documents"].
 st.subheader("Over the selected range, all languages (a document once per period)")
 st.dataframe(totals, hide_index=True, key="stance_totals")
 with st.expander("Numbers behind the chart"):
-    st.dataframe(df, hide_index=True, key="numbers")
+    st.dataframe(df[df["lang"] != OTHER], hide_index=True, key="numbers")

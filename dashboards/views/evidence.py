@@ -13,7 +13,8 @@ tiers = c3.multiselect("Tiers", list(data.TIERS), default=["confirmed"], placeho
                        key="tiers")  # fmt: skip
 limit = st.number_input("At most this many rows", 1, 100_000, 5000, step=1000, key="limit")
 st.caption(
-    "One row per passage and narrative it was scored for: its score, the narrative's nearest "
+    "One row per passage and narrative it was scored for: its score (the matcher's probability "
+    "that the passage carries the narrative), the narrative's nearest "
     "exemplar, and the margin over the runner-up narrative. Tier: confirmed (at or above the "
     "threshold), suggested (just below, for review), rejected."
 )

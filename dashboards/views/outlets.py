@@ -17,7 +17,8 @@ if df.empty:
     st.stop()
 base = alt.Chart(df).encode(
     x=alt.X("narrative:N", title=None, axis=alt.Axis(labelAngle=-20)),
-    y=alt.Y("outlet:N", title=None),
+    # full outlet names: Vega cuts axis labels at 180 px by default; the tooltip has them too
+    y=alt.Y("outlet:N", title=None, axis=alt.Axis(labelLimit=0)),
 )
 heat = base.mark_rect().encode(
     color=alt.Color("share:Q", scale=alt.Scale(scheme="oranges"), legend=alt.Legend(format=".0%")),
@@ -30,7 +31,8 @@ st.altair_chart((heat + labels).properties(height=max(200, 28 * df["outlet"].nun
 
 table = df.pivot_table(index=["outlet", "outlet_kind"], columns="narrative", values="share")
 table = table.reset_index()
-st.dataframe(table, hide_index=True, key="heat")
+st.dataframe(table, hide_index=True, key="heat",
+             column_config={"outlet": st.column_config.TextColumn(width="large")})  # fmt: skip
 
 st.subheader("Passages behind a cell")
 d1, d2 = st.columns(2)

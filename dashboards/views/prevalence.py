@@ -1,90 +1,90 @@
-"""Prevalence over time: small multiples per narrative, counts or share of all coverage."""
+"""Prevalence over time: small multiples per narrative, counts or share of the event's
+coverage, with 95% bands (corrected where the audit allows, else raw with Wilson intervals)."""
 
 import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboards import common
+from dashboards import charts, common
+from dashboards.charts import MIN_N
+from narratives.core.langs import OTHER
 
 corrected = st.cache_data(show_spinner=False, max_entries=64)(common.data.corrected)
+bands = st.cache_data(show_spinner=False, max_entries=64)(common.data.prevalence_bands)
 
 snap, opts = common.page("Prevalence over time")
 f = common.filters(opts)
+# the controls' starting values can come from the URL, so a view can be linked to:
+# /prevalence?by=day&measure=documents&split=off&together=on
+q = st.query_params
 c1, c2, c3, c4 = st.columns(4)
-by = c1.radio("Period", ["week", "day"], horizontal=True, key="by")
-measure = c2.radio("Measure", ["share of coverage", "documents"], horizontal=True, key="measure")
-split = c3.toggle("Split by language", value=True, key="split")
-together = c4.toggle("All narratives in one chart", value=False, key="together")
+by = c1.radio("Period", ["week", "day"], horizontal=True, key="by",
+              index=1 if q.get("by") == "day" else 0)  # fmt: skip
+measure = c2.radio("Measure", ["share of coverage", "documents"], horizontal=True, key="measure",
+                   index=1 if q.get("measure") == "documents" else 0)  # fmt: skip
+split = c3.toggle("Split by language", value=q.get("split") != "off", key="split")
+together = c4.toggle("All narratives in one chart", value=q.get("together") == "on",
+                     key="together")  # fmt: skip
 picked = st.multiselect(
     "Narratives", list(opts["narratives"]), default=list(opts["narratives"]), key="narratives"
 )
 
-df = common.prevalence(snap.database, f, by, split)
-df = df[df["narrative"].isin(picked)]
+df = bands(snap.database, f, by, split)
+if not df.empty:
+    # passages whose language could not be told: not a language, so no line of their own
+    df = df[df["narrative"].isin(picked) & (df["lang"] != OTHER)]
 share = measure == "share of coverage"
-y_field, y_title = ("share", "share of documents") if share else ("documents", "documents")
 st.caption(
     "Share = documents carrying the narrative (a passage confirmed, about the event, asserting "
     "it; refutations and neutral reports do not count) / the documents about the set's event of "
     "that period and language (the denominator, `all_documents`, is in the table below and the "
-    "coverage chart)."
+    "coverage chart). The shaded band is the 95% interval: the corrected share's where the "
+    "narrative has enough audit labels (the line then draws the corrected share), else the raw "
+    f"share's Wilson interval. Periods with fewer than {MIN_N} documents about the event are "
+    "drawn as hollow grey points without a band or line: too few to read a share from."
     if share
     else "Documents with at least one passage confirmed for the narrative."
 )
-
-plot = common.temporal(df)
-tooltip = ["narrative", "lang", alt.Tooltip("period:T"), "documents", "all_documents",
-           alt.Tooltip("share:Q", format=".1%")]  # fmt: skip
-y = alt.Y(f"{y_field}:Q", title=y_title, axis=alt.Axis(format=".0%") if share else alt.Axis())
-event = opts["event_date"]
-rule = None
-if event is not None and f.start <= event <= f.end:
-    marker = pd.DataFrame({"event": [pd.Timestamp(event)], "label": [f"event {event}"]})
-    rule = alt.Chart(marker).mark_rule(color="firebrick", strokeDash=[4, 3]).encode(x="event:T")
-    rule = rule + alt.Chart(marker).mark_text(align="left", dx=4, dy=-6, color="firebrick").encode(
-        x="event:T", y=alt.value(0), text="label:N"
+if untold := common.untold(snap.database, f):
+    st.caption(
+        f"{untold} passage(s) whose language could not be told (language detection gave no "
+        "tracked language) are left out of the per-language lines; their documents count in "
+        "the all-languages totals."
     )
-
-
-# weekly ticks on the weeks themselves (Mondays), not on Vega's own Sunday-based weeks
-weeks = sorted(plot["period"].unique())
-x_axis = alt.Axis(format="%b %d", labelOverlap=True,
-                  values=[alt.DateTime(year=w.year, month=w.month, date=w.day) for w in map(pd.Timestamp, weeks)]
-                  if by == "week" else alt.Undefined)  # fmt: skip
-
-
-def line_chart(frame, color: str, title: str | None = None, dash: str | None = None):
-    enc = {"x": alt.X("period:T", title=by, axis=x_axis), "y": y, "color": alt.Color(f"{color}:N"),
-           "tooltip": tooltip}  # fmt: skip
-    if dash:
-        enc["strokeDash"] = alt.StrokeDash(f"{dash}:N")
-    chart = alt.Chart(frame, title=title).mark_line(point=True).encode(**enc)
-    chart = chart.properties(width=720, height=180 if not together else 320)
-    return chart + rule if rule is not None else chart
-
-
+plot = charts.frame(df, by)
 if df.empty:
     st.info("No coverage matches these filters.")
-elif together:
-    st.altair_chart(line_chart(plot, "narrative", dash="lang" if split else None), width="content")
 else:
-    charts = [
-        line_chart(plot[plot["narrative"] == n], "lang", title=f"{n}: {opts['narratives'][n]}")
-        for n in picked
-    ]
-    st.altair_chart(alt.vconcat(*charts).resolve_scale(color="shared"), width="content")
+    drawn = set(df["drawn"]) if share else set()
+    if "corrected" in drawn:
+        st.caption(
+            "Corrected for the tracker's error (the analysts' audit) where the tooltip says "
+            "drawn: corrected; raw elsewhere."
+        )
+    elif share:
+        st.caption("Raw shares: no narrative has enough audit labels for a corrected one yet.")
+    event = opts["event_date"]
+    event = event if event is not None and f.start <= event <= f.end else None
+    st.altair_chart(
+        charts.small_multiples(plot, picked, opts["narratives"], by, share, split, together,
+                               event),
+        width="content",
+    )  # fmt: skip
 
 if share and not df.empty:
-    cover = plot.drop_duplicates(["period", "lang"])[["period", "lang", "all_documents"]]
+    cover = plot.drop_duplicates(["period", "lang"])[["period", "start", "end", "lang",
+                                                     "all_documents"]]  # fmt: skip
     st.altair_chart(
         alt.Chart(cover, title="Coverage: documents about the event (the denominator)")
         .mark_bar()
         .encode(
             x=alt.X(
-                "yearmonthdate(period):O", title=by, axis=alt.Axis(format="%b %d", labelAngle=-45)
+                "yearmonthdate(start):O",
+                title=f"{by} from",
+                axis=alt.Axis(format="%b %d", labelAngle=-45),
             ),
             y=alt.Y("all_documents:Q", title="documents"),
-            color="lang:N",
+            color=alt.Color("lang:N", title="language"),
             tooltip=["lang", alt.Tooltip("period:T"), "all_documents"],
         )  # fmt: skip
         .properties(height=220),
@@ -121,10 +121,12 @@ for t in totals.itertuples():  # the same in words, one line per narrative
         st.text(f"{raw}; corrected {t.corrected:.1%} (95% interval {t.corrected_lo:.1%} to "
                 f"{t.corrected_hi:.1%}), {t.audit_labels} audit labels")  # fmt: skip
 with st.expander("Numbers behind the chart"):
-    st.dataframe(df, hide_index=True, key="numbers")
+    numbers = ["period", "narrative", "lang", "documents", "all_documents", "share", "share_lo",
+               "share_hi", "corrected", "corrected_lo", "corrected_hi", "drawn"]  # fmt: skip
+    st.dataframe(df[numbers] if not df.empty else df, hide_index=True, key="numbers")
 
 st.subheader("Passages behind a point")
-points = df[df["documents"] > 0]
+points = df[df["documents"] > 0] if not df.empty else df
 if points.empty:
     st.info("No point with documents under these filters.")
 else:

@@ -264,3 +264,16 @@ def provenance(con) -> dict:
         "documents": con.execute("SELECT count(*) FROM documents").fetchall()[0][0],
         "passages": con.execute("SELECT count(*) FROM passages").fetchall()[0][0],
     }
+
+
+def confirmed_for(con, passage_ids: list[int]) -> dict[int, str]:
+    """passage id -> the live narratives it is confirmed for, with the stance ("ukraine-involved
+    (asserts), ..."), for the passages among `passage_ids` confirmed for any."""
+    if not passage_ids:
+        return {}
+    return dict(con.execute(
+        "SELECT passage_id, string_agg(narrative_id || ' (' || coalesce(stance, '?') || ')', ', ' "
+        "ORDER BY narrative_id) FROM live_matches WHERE decision = 'confirmed' "
+        "AND passage_id IN (SELECT unnest(?)) GROUP BY 1",
+        [list(passage_ids)],
+    ).fetchall())  # fmt: skip

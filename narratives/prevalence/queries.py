@@ -243,3 +243,14 @@ def contested(con, f: Filters = Filters(), by: str = "week"):
         ORDER BY period, narrative_id, list_position(['asserts', 'refutes', 'reports'], stance),
                  lang NULLS LAST"""
     return _sql(con, sql, f.params())
+
+
+def passages_in(con, f: Filters, lang: str) -> int:
+    """How many passages in one language (e.g. 'other': could not be told) are under the
+    filters' date range and outlet kinds."""
+    return con.execute(
+        """SELECT count(*) FROM passage_facts WHERE lang = $lang
+           AND ($start IS NULL OR day >= $start) AND ($end IS NULL OR day <= $end)
+           AND ($kinds IS NULL OR list_contains($kinds, outlet_kind))""",
+        {"lang": lang, "start": f.start, "end": f.end, "kinds": list(f.kinds) or None},
+    ).fetchall()[0][0]

@@ -87,3 +87,47 @@ def _rows(con, hits: list[tuple[int, float]], lang: str | None) -> list[dict]:
     rows = [r | {"score": score[r["id"]]} for r in passage_details(con, list(score), lang)]
     rows.sort(key=lambda r: -r["score"])
     return rows
+
+
+def ranked(
+    db_path, index_dir, embedder: Embedder, query: str, k: int = 20, min_score: float = 0.0,
+    lang: str | None = None, pool: int = 200,
+) -> list[dict]:  # fmt: skip
+    """One ranking by similarity over every language (or `lang`): the hits scoring at least
+    `min_score`, with a passage reprinted elsewhere shown once. Each hit has `copies`: the other
+    hits with the same text (or the same passage of a reprinted document) folded into it, plus
+    the documents stored as its reprints (whose passages are not stored again), so the reader
+    sees "+N reprints" instead of the same text N times. The first `pool` hits are collapsed,
+    then the best `k` are kept."""
+    hits = [h for h in search(db_path, index_dir, embedder, query, max(k, pool), lang)
+            if h["score"] >= min_score]  # fmt: skip
+    with reader(db_path) as con:
+        info = _copy_keys(con, [h["id"] for h in hits])
+    out: list[dict] = []
+    seen: dict[tuple, dict] = {}
+    for h in hits:  # best first: the first of a group stands for it
+        text_key, doc_key, reprinted = info.get(h["id"], (None, None, 0))
+        group = seen.get(("text", text_key)) or seen.get(("doc", doc_key))
+        if group is not None:
+            group["copies"] += 1
+            continue
+        h = h | {"copies": reprinted}
+        out.append(h)
+        seen[("text", text_key)] = seen[("doc", doc_key)] = h
+    return out[:k]
+
+
+def _copy_keys(con, passage_ids: list[int]) -> dict[int, tuple]:
+    """passage id -> (normalised text, (root document, passage seq), documents reprinting it):
+    the root document is the original a reprint was copied from (itself if none)."""
+    if not passage_ids:
+        return {}
+    rows = con.execute(
+        """SELECT p.id, lower(regexp_replace(trim(p.text), '\\s+', ' ', 'g')),
+                  coalesce((SELECT min(r.original_id) FROM reprints r
+                            WHERE r.reprint_id = p.document_id), p.document_id) AS root, p.seq,
+                  (SELECT count(*) FROM reprints r WHERE r.original_id = p.document_id)
+           FROM passages p WHERE p.id IN (SELECT unnest(?))""",
+        [list(passage_ids)],
+    ).fetchall()
+    return {pid: (text, (root, seq), int(n)) for pid, text, root, seq, n in rows}

@@ -205,6 +205,8 @@ class OnnxE5Embedder(Embedder):
     # 32 texts per run: big enough for the int8 kernels, small enough that sorting by length
     # keeps padding low (measured in benchmarks/speed.py)
     batch_size = 32
+    # embed_batch sorts a whole call by token length: `Embedder.embed` hands it whole chunks
+    sorts_by_length = True
 
     def __init__(self, variant: str = "int8", models_dir: Path | None = None, threads=None):
         if variant not in VARIANTS:
@@ -215,11 +217,18 @@ class OnnxE5Embedder(Embedder):
         # nothing new to embed knows the model id and never pays for loading it
         self._session = self._tokenizer = None
 
-    def _load(self) -> None:
+    def load(self) -> dict[str, float]:
+        if self._session is not None:
+            return {}
+        return self._load()
+
+    def _load(self) -> dict[str, float]:
+        started = time.perf_counter()
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
         folder = ensure_built(self.models_dir, self.variant)
+        built = time.perf_counter()
         opts = ort.SessionOptions()
         # one run at a time, each using every core: on 2 cores inter-op parallelism only adds
         # contention; the spin-wait is off so idle threads do not steal time from DuckDB/FAISS
@@ -234,15 +243,20 @@ class OnnxE5Embedder(Embedder):
         tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         tokenizer.enable_truncation(MAX_TOKENS)
         self._tokenizer = tokenizer
+        # the build (first use only; the check otherwise) apart from reading the model
+        return {"model_build_s": built - started, "model_load_s": time.perf_counter() - built}
 
-    def embed_batch(self, texts: Sequence[str], role: Role) -> np.ndarray:
+    def embed_batch(
+        self, texts: Sequence[str], role: Role, batch_size: int | None = None
+    ) -> np.ndarray:
+        """Vectors of any number of texts, run in length-sorted batches of `batch_size`."""
         if self._session is None:
             self._load()
         encoded = self._tokenizer.encode_batch([PREFIXES[role] + t for t in texts])
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         # sort by length so each sub-batch pads to similar lengths, then restore the order
         order = np.argsort([len(e.ids) for e in encoded], kind="stable")
-        step = self.batch_size
+        step = batch_size or self.batch_size
         for start in range(0, len(order), step):
             rows = order[start : start + step]
             width = max(len(encoded[i].ids) for i in rows)

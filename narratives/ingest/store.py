@@ -119,13 +119,7 @@ def store_documents(
 def _find_reprints(con, docs: list[RawDocument], doc_ids: list[int]) -> dict[int, dedup.Copy]:
     """reprint id -> the original it copies; the band keys of the new originals are saved."""
     finder = dedup.Deduper(con)
-    edges = {}
-    for doc_id, doc in zip(doc_ids, docs, strict=True):
-        copy, sig = finder.find(doc.text)
-        if copy is None:
-            finder.add_original(doc_id, doc.text, sig)
-        else:
-            edges[doc_id] = copy
+    edges = finder.find_all([(i, d.text) for i, d in zip(doc_ids, docs, strict=True)])
     finder.save()
     return edges
 

@@ -21,19 +21,16 @@ from narratives.matching.base import GATED, Scorer, register_scorer
 
 
 def similarities(passage_vectors: np.ndarray, bank: ExemplarBank) -> np.ndarray:
-    """Cosines of every passage to every bank row (vectors are L2-normalised), through a FAISS
-    flat inner-product index: exact, and it batches the product without a dense copy per call."""
-    import faiss
+    """Cosines of every passage to every bank row (vectors are L2-normalised), in bank-row order.
 
+    One float32 matrix product (BLAS): a bank holds hundreds of rows, not millions, so an index
+    buys nothing, and a FAISS search over every row, then put back in row order, took 6x as long
+    for the same numbers (issue 15: 0.148 s against 0.024 s per 4,096 passages)."""
     n, r = len(passage_vectors), len(bank.texts)
     if n == 0 or r == 0:
         return np.zeros((n, r), dtype=np.float32)
-    index = faiss.IndexFlatIP(bank.vectors.shape[1])
-    index.add(np.ascontiguousarray(bank.vectors, dtype=np.float32))
-    sims, rows = index.search(np.ascontiguousarray(passage_vectors, dtype=np.float32), r)
-    out = np.empty_like(sims)
-    np.put_along_axis(out, rows, sims, axis=1)  # back to bank-row order
-    return out
+    passages = np.ascontiguousarray(passage_vectors, dtype=np.float32)
+    return passages @ np.ascontiguousarray(bank.vectors, dtype=np.float32).T
 
 
 def narrative_scores(

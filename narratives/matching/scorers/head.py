@@ -38,17 +38,41 @@ class ExemplarHead(Scorer):
 
     def score(self, vectors, bank, order):
         """(probabilities, nearest-row); nearest is the max-cosine row, kept as evidence."""
-        from sklearn.linear_model import LogisticRegression
-
         _, nearest, _ = narrative_scores(vectors, bank, order, "max")
         out = np.zeros((len(vectors), len(order)), dtype=np.float32)
-        for j, nid in enumerate(order):
+        if len(vectors) == 0:
+            return out, nearest
+        for j, model in enumerate(self._heads(bank, order)):
+            if model is not None:  # None: nothing to tell it from, never confirmed
+                out[:, j] = model.predict_proba(vectors)[:, 1]
+        return out, nearest
+
+    def _heads(self, bank, order) -> list:
+        """One fitted model (or None) per narrative of `order`, fitted once per bank: the match
+        step scores its passages in chunks against one bank, and refitting for every chunk gave
+        the same models each time (issue 15). The cache holds the bank itself and is used only
+        while the same bank object carries the same vectors and labelled examples (`labelled`
+        is set on a bank after it is built) under the same C."""
+        key = (bank.vectors, bank.labelled, tuple(order), self.settings.head_c)
+        cached = getattr(self, "_fitted", None)
+        if cached is not None and cached[0] is bank and _same(cached[1], key):
+            return cached[2]
+        from sklearn.linear_model import LogisticRegression
+
+        models = []
+        for nid in order:
             x, y = bank.training(nid)
-            if len(vectors) == 0 or y.sum() in (0, len(y)):
-                continue  # nothing to tell it from: never confirmed
+            if y.sum() in (0, len(y)):
+                models.append(None)
+                continue
             model = LogisticRegression(
                 C=self.settings.head_c, class_weight="balanced", max_iter=3000
             )
-            model.fit(x, y)
-            out[:, j] = model.predict_proba(vectors)[:, 1]
-        return out, nearest
+            models.append(model.fit(x, y))
+        self._fitted = (bank, key, models)
+        return models
+
+
+def _same(a: tuple, b: tuple) -> bool:
+    """Same vectors and labelled objects (identity: arrays compare element-wise), same order and C."""
+    return a[0] is b[0] and a[1] is b[1] and a[2:] == b[2:]

@@ -64,6 +64,10 @@ def test_twenty_labels_from_the_keyboard_are_stored_and_never_served_again(built
         again = next_items(con, "audit", labels, n=50)
     seen = {(r["narrative_id"], r["document_hash"]) for r in labels}
     assert again and not seen & {(i["narrative_id"], i["document_hash"]) for i in again}
+    # an unknown narrative is an error naming the valid ones, not a queue for it
+    out = cli(settings, "review", "--narrative", "nope", stdin="a\n")
+    assert out.returncode == 2 and "unknown narrative 'nope'" in out.stderr
+    assert "ukraine-involved" in out.stderr and len(stored(settings)) == 20
     # a quit mid-way keeps what was given; a wrong key asks again
     out = cli(settings, "review", "--limit", "5", "--who", "bo", stdin="?\nn\nq\n")
     assert out.returncode == 0 and "one letter" in out.stdout

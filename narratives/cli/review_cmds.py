@@ -101,7 +101,10 @@ def cmd_review(args, settings) -> int:
     from narratives.labels.queue import label_for, next_items
 
     who = args.who or _who()
+    from narratives.cli.checks import check_filters
+
     with _queue_reader(settings) as (con, snap):
+        check_filters(con, args.narrative)
         items = next_items(con, args.stream, _done_labels(con, settings), args.narrative,
                            args.limit)  # fmt: skip
     if snap is not None:

@@ -12,9 +12,9 @@ import numpy as np
 from narratives.labels.model import SPEAKS_OF
 from narratives.matching.bank import LabelledExamples
 
-# the latest verdict per item, narrative and stream
+# the latest verdict per item, narrative and stream (of one set, or of all with $set NULL)
 CURRENT = """
-    SELECT * FROM labels WHERE set_id = $set
+    SELECT * FROM labels WHERE $set IS NULL OR set_id = $set
     QUALIFY row_number() OVER (
         PARTITION BY narrative_id, stream, item_kind, document_hash, coalesce(passage_hash, '')
         ORDER BY labelled_at DESC, label_id DESC) = 1
@@ -97,7 +97,7 @@ def audit_rows(con, set_id: str, narrative: str | None = None) -> list[dict]:
 def label_counts(con, set_id: str | None = None) -> list[tuple]:
     """(narrative, stream, verdict, labels) of the current verdicts."""
     return con.execute(
-        f"WITH current AS ({CURRENT.replace('WHERE set_id = $set', 'WHERE $set IS NULL OR set_id = $set')}) "
+        f"WITH current AS ({CURRENT}) "
         "SELECT narrative_id, stream, verdict, count(*) FROM current GROUP BY ALL ORDER BY ALL",
         {"set": set_id},
     ).fetchall()

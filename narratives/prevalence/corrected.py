@@ -73,11 +73,13 @@ def _audit(rows: list[dict], counted: int, total: int) -> estimates.Audit:
 
 
 def corrected_rows(con, f: Filters | None = None, by: str = "week", split_lang: bool = True,
-                   method: str = estimates.DEFAULT_METHOD) -> list[dict]:  # fmt: skip
+                   method: str = estimates.DEFAULT_METHOD,
+                   by_cell: dict | None = None) -> list[dict]:  # fmt: skip
     """`prevalence_rows` (of the event's coverage) with, per row, the corrected share, its 95%
-    interval, the audit labels behind it and a note (why there is none, or which rates)."""
+    interval, the audit labels behind it and a note (why there is none, or which rates).
+    `by_cell`: `audits(con)`, when the caller reads several row sets with the same audits."""
     rows = prevalence_rows(con, f or Filters(), by, split_lang=split_lang, of="event").to_pylist()
-    by_cell = audits(con)
+    by_cell = audits(con) if by_cell is None else by_cell
     cache: dict[tuple, estimates.Estimate] = {}
     for r in rows:
         nid, lang = r["narrative_id"], r["lang"]

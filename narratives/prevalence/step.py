@@ -76,9 +76,10 @@ def store_corrected(con, run_id: int | None, exports_dir=None) -> int:
     import pyarrow as pa
 
     rows = []
+    by_cell = corrected.audits(con)  # one read of the audit labels for the four row sets
     for by in ("week", "total"):
         for split in (True, False):
-            for r in corrected.corrected_rows(con, by=by, split_lang=split):
+            for r in corrected.corrected_rows(con, by=by, split_lang=split, by_cell=by_cell):
                 rows.append({"period_kind": by, "period": r["period"],
                              "narrative_id": r["narrative_id"], "lang": r["lang"],
                              "documents": int(r["matched_documents"]),

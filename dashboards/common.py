@@ -164,3 +164,20 @@ def show_passage(rows: pd.DataFrame, key: str) -> None:
     st.text(row["passage"])
     st.text("nearest exemplar (" + str(row["exemplar_lang"]) + "): " + str(row["nearest_exemplar"]))
     st.text("source: " + str(row["url"] or ""))
+
+
+def save_draft(make, failed: str):
+    """Run `make` (builds and saves a draft narrative set, returns its path) and say how it went:
+    a definition error as one line after `failed`, else where the draft was saved. The path, or
+    None when nothing was saved."""
+    from narratives.matching.sets import DefinitionError
+
+    try:
+        path = make()
+    except DefinitionError as exc:
+        st.error(failed)
+        st.text(f"{exc.where}: {exc.problem}")
+        return None
+    st.success("Draft saved.")
+    st.code(str(path.resolve()), language=None)
+    return path

@@ -5,7 +5,6 @@ import pandas as pd
 import streamlit as st
 
 from dashboards import common, data, drafts
-from narratives.matching.sets import DefinitionError
 
 clusters = st.cache_data(show_spinner=False, max_entries=16)(data.clusters)
 cluster = st.cache_data(show_spinner=False, max_entries=64)(data.cluster)
@@ -72,13 +71,10 @@ if saved:
     # the passage nearest the centre describes the draft, as `narratives promote` does
     best = reps.sort_values("similarity", ascending=False).head(1)["passage"].tolist()
     description = " ".join(str(best[0]).split()) if best else ""
-    try:
+
+    def make():
         nset = drafts.draft_set(nid.strip(), label or f"Cluster {picked}", description, passages,
                                 event_date=opts["event_date"])  # fmt: skip
-        path = drafts.save_draft(nset, settings.drafts_dir)
-    except DefinitionError as exc:
-        st.error("Not promoted:")
-        st.text(f"{exc.where}: {exc.problem}")
-    else:
-        st.success("Draft saved.")
-        st.code(str(path.resolve()), language=None)
+        return drafts.save_draft(nset, settings.drafts_dir)
+
+    common.save_draft(make, "Not promoted:")

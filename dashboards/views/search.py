@@ -117,16 +117,14 @@ with st.form("save"):
     overwrite = st.checkbox("Overwrite a draft with the same id", key="draft_overwrite")
     saved = st.form_submit_button("Save draft")
 if saved:
-    try:
+
+    def make():
         if not chosen:
             raise DefinitionError("draft", "exemplars", "choose at least one result")
         nset = drafts.draft_set(nid.strip(), label, query, [hits[i - 1] for i in chosen],
                                 float(threshold), opts["event_date"])  # fmt: skip
-        path = drafts.save_draft(nset, settings.drafts_dir, overwrite)
-    except DefinitionError as exc:
-        st.error("Not saved:")
-        st.text(f"{exc.where}: {exc.problem}")
-    else:
-        st.success("Draft saved.")
-        st.code(str(path.resolve()), language=None)
+        return drafts.save_draft(nset, settings.drafts_dir, overwrite)
+
+    path = common.save_draft(make, "Not saved:")
+    if path is not None:
         st.code(path.read_text(encoding="utf-8"), language="yaml")

@@ -157,6 +157,16 @@ class PipelineSettings(_Parameters):
         None, title="Scorer", description="How a passage is scored. Empty: exemplar-head."
     )
     db_path: Database = None
+    workers: int | None = Field(
+        None, ge=0, title="Dask workers",
+        description="Embed and match on a local Dask cluster of this many processes, started "
+        "for the run. Empty or 0: in the flow run's process.",
+    )  # fmt: skip
+    dask_address: str | None = Field(
+        None, title="Dask scheduler",
+        description="Embed and match on the workers of this Dask scheduler, tcp://HOST:PORT "
+        "(each needs narrative-tracker installed). Empty: see Dask workers.",
+    )  # fmt: skip
     other: Other = {}
 
 

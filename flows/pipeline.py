@@ -14,6 +14,8 @@ from prefect.cache_policies import NO_CACHE
 from flows import events
 from flows.limits import one_run_per_home
 from flows.params import PIPELINE_DEFAULTS, PipelineSettings
+from flows.partitions import dask_partitions
+from narratives.core.parallel import cluster_address
 from narratives.core.runs import is_transient
 from narratives.core.settings import Settings
 from narratives.ingest.step import ingest_step
@@ -153,9 +155,22 @@ def _step(task, settings: PipelineSettings, run_id: int | None, kind: str, messa
     return counts
 
 
+def _partitioned(step, **kwargs):
+    """A step whose partitions run as tasks on the Dask scheduler of its settings: the step
+    itself runs in the flow run (it is the writer; its partitions are the tasks)."""
+
+    def run(settings: dict, run_id: int) -> dict:
+        s = _settings(settings)
+        with dask_partitions(s.dask_address) as parts:
+            return step(s, run_id, partitions=parts, **kwargs)
+
+    return run
+
+
 @flow(name="embed")
 def embed_flow(settings: PipelineSettings = PIPELINE_DEFAULTS, run_id: int | None = None) -> dict:
-    return _step(embed_task, settings, run_id, "embed",
+    step = _partitioned(embed_step) if settings.to_settings().dask_address else embed_task
+    return _step(step, settings, run_id, "embed",
                  "embed: %(embeddings_new)d new vectors; index holds %(indexed_passages)d")  # fmt: skip
 
 
@@ -167,7 +182,12 @@ def labels_flow(settings: PipelineSettings = PIPELINE_DEFAULTS, run_id: int | No
 
 @flow(name="match")
 def match_flow(settings: PipelineSettings = PIPELINE_DEFAULTS, run_id: int | None = None) -> dict:
-    return _step(match_task, settings, run_id, "match",
+    step = (
+        _partitioned(match_step, labelled=training_examples)
+        if settings.to_settings().dask_address
+        else match_task
+    )
+    return _step(step, settings, run_id, "match",
                  "match: %(passages_matched)d passages scored, %(confirmed_new)d confirmed")  # fmt: skip
 
 
@@ -192,8 +212,11 @@ def pipeline_flow(settings: PipelineSettings = PIPELINE_DEFAULTS) -> dict:
                     "sources" if s.sources is not None else "corpus", source, s.model,
                     s.narrative_set)  # fmt: skip
         ingest_flow(full, run.id)
-        embed_flow(full, run.id)
-        labels_flow(full, run.id)
-        match_flow(full, run.id)
+        # embed and match on Dask: the given scheduler, or a LocalCluster for this run
+        with cluster_address(s.workers, s.dask_address) as address:
+            scaled = PipelineSettings.of(s.replace(dask_address=address)) if address else full
+            embed_flow(scaled, run.id)
+            labels_flow(full, run.id)
+            match_flow(scaled, run.id)
         aggregate_flow(full, run.id)
     return run.row

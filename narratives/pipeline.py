@@ -22,6 +22,7 @@ from functools import partial
 
 from embeddings.base import Embedder
 from narratives.analytics.step import alerts_step
+from narratives.core import parallel
 from narratives.core.runs import RunRecord, run_record
 from narratives.core.settings import Settings
 from narratives.core.store import writer
@@ -58,12 +59,13 @@ def components(settings: Settings) -> dict:
         "aggregation": AGGREGATION,
         "index": f"faiss-flat-ip, ivf-flat-ip past {IVF_THRESHOLD}",
         "dedup": DEDUP,
+        "partitions": parallel.describe(settings.workers, settings.dask_address),
     } | judges.components()
 
 
 def parameters(settings: Settings) -> dict:
     """Every setting that changes a number of the run."""
-    keys = ("max_passage_words", "top_k_matches", "suggest_margin", "batch_size")
+    keys = ("max_passage_words", "top_k_matches", "suggest_margin", "batch_size", "partition_size")
     return (
         {k: getattr(settings, k) for k in keys}
         | scorer_parameters(settings.scorer, settings)
@@ -90,12 +92,14 @@ def recorded_run(settings: Settings, kind: str = "pipeline") -> Iterator[RunReco
 
 
 def run_pipeline(settings: Settings, embedder: Embedder | None = None) -> dict:
-    """All steps in order, without Prefect (the flows in `flows/` do the same with retries)."""
+    """All steps in order, without Prefect (the flows in `flows/` do the same with retries).
+    With `workers` or `dask_address` set, the embed and match steps' partitions run on Dask."""
     with recorded_run(settings) as run:
         ingest_step(settings, run.id)
-        embed_step(settings, run.id, embedder)
-        labels_step(settings, run.id)
-        match_step(settings, run.id, embedder, labelled=training_examples)
+        with parallel.partitions_for(settings.workers, settings.dask_address) as parts:
+            embed_step(settings, run.id, embedder, parts)
+            labels_step(settings, run.id)
+            match_step(settings, run.id, embedder, labelled=training_examples, partitions=parts)
         aggregate_step(settings, run.id)
     return run.row
 

@@ -30,7 +30,7 @@ def test_the_flows_parameters_are_typed_fields_with_defaults_that_validate():
     schema = parameter_schema(fp.pipeline_flow).model_dump()
     fields = schema["definitions"]["PipelineSettings"]["properties"]
     assert list(fields) == ["home", "corpus", "sources", "narrative_set", "model", "scorer",
-                            "db_path", "other"]  # fmt: skip
+                            "db_path", "workers", "dask_address", "other"]  # fmt: skip
     assert fields["scorer"]["anyOf"][0]["enum"][0] == "exemplar-head"  # a choice, not free text
     assert all(f["title"] and f["description"] for f in fields.values())
     PipelineSettings.model_validate(schema["properties"]["settings"]["default"])

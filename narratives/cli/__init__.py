@@ -185,6 +185,9 @@ def _configure_logging(quiet: bool, debug: bool) -> None:
             handler.addFilter(_Once())
     logging.getLogger("faiss").setLevel(logging.WARNING)  # its loader reports each ISA it tries
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per Prefect API call
+    # a cluster's life in detail (every worker added and removed); its warnings still show
+    logging.getLogger("distributed").setLevel(logging.WARNING)
+    logging.getLogger("prefect.task_runner.dask").setLevel(logging.WARNING)  # a dashboard link
 
 
 def _quiet_stdout() -> None:

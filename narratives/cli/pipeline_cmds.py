@@ -30,6 +30,7 @@ def register(sub, add_common) -> None:
     p.add_argument(
         "--no-prefect", action="store_true", help="run the same steps in-process, without Prefect"
     )
+    add_scale_options(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser(
@@ -63,6 +64,7 @@ def register(sub, add_common) -> None:
                    help="a sources file to ingest instead of the corpus (docs/ingest.md)")  # fmt: skip
     p.add_argument("--narratives", type=Path, dest="narrative_set", default=argparse.SUPPRESS,
                    help="narrative set YAML (default: crocus-2024)")  # fmt: skip
+    add_scale_options(p)
     p.add_argument(
         "--overlap",
         choices=["wait", "skip"],
@@ -86,6 +88,20 @@ def register(sub, add_common) -> None:
     p = sub.add_parser("migrate", help="create or upgrade the database schema")
     add_common(p)
     p.set_defaults(func=cmd_migrate)
+
+
+def add_scale_options(p) -> None:
+    """Where the embed and match steps' partitions run (docs/scale.md)."""
+    p.add_argument(
+        "--workers", type=int, metavar="N", default=argparse.SUPPRESS,
+        help="embed and match on a local Dask cluster of N worker processes (default: in this "
+        "process)",
+    )  # fmt: skip
+    p.add_argument(
+        "--dask-address", metavar="tcp://HOST:PORT", default=argparse.SUPPRESS,
+        help="embed and match on the workers of this Dask scheduler (each needs "
+        "narrative-tracker installed)",
+    )  # fmt: skip
 
 
 # --no-prefect: a run that fails with a transient error (the database held past lock_wait_s by

@@ -14,7 +14,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
 ENV_PREFIX = "NARRATIVES_"
@@ -115,6 +123,12 @@ class Settings(BaseSettings):
     # where models built at first use are kept (default ~/.cache/narrative-tracker/models,
     # shared by every checkout, test session and `make demo`)
     models_dir: Path | None = None
+    # scale-out (narratives.core.parallel, docs/scale.md): the embed and match steps cut their
+    # work into partitions of this many passage texts, run in this process, on a LocalCluster of
+    # `workers` processes (2 or more), or on the Dask scheduler at `dask_address`
+    partition_size: PositiveInt = 256
+    workers: int = Field(0, ge=0)
+    dask_address: str | None = None
     # passages: sentences packed up to this many words (about one sentence: docs/matching.md)
     max_passage_words: PositiveInt = 30
     # matching: a registered scorer (narratives.matching.base.SCORERS) and its parameters
@@ -157,6 +171,13 @@ class Settings(BaseSettings):
     def settings_customise_sources(cls, settings_cls, init_settings, **_sources):
         # plain construction reads only its arguments; from_env adds the environment
         return (init_settings,)
+
+    @field_validator("dask_address")
+    @classmethod
+    def _scheduler_address(cls, value: str | None) -> str | None:
+        if value and "://" not in value:
+            raise ValueError(f"{value!r} is not a scheduler address; give it as tcp://HOST:PORT")
+        return value or None
 
     @property
     def database(self) -> Path:

@@ -73,6 +73,11 @@ class Scorer(ABC):
         """The decision rule in words, as `list`, `show` and the dashboard print it."""
         return f"cosine >= the set's threshold per narrative ({self.name})"
 
+    def prepare(self, bank: ExemplarBank, nset: NarrativeSet) -> None:
+        """Fit whatever the scorer learns from the bank now, once, before its passages are
+        scored (in this process or, pickled with the bank, on Dask workers); default: nothing."""
+        return None
+
     def decide(self, vectors: np.ndarray, bank: ExemplarBank, nset: NarrativeSet, *,
                top_k: int = 3, thresholds: dict | None = None) -> list[list[Decision]]:  # fmt: skip
         """Each passage's top_k narratives with decision and evidence."""

@@ -6,7 +6,12 @@ prevalence reads. Idempotent: matches are keyed by (passage, set version, model)
 A scorer that learns from analysts' labels gets them from `labelled` (a function of the write
 connection, set id and model id, given by the pipeline: the labels stage comes after this one).
 When the labels it learnt from change, every live match is scored again: `matchings.training`
-holds the fingerprint of the labels the live matches were made with."""
+holds the fingerprint of the labels the live matches were made with.
+
+The scorer, its bank and the scope and stance judges are fitted once here (`Matcher`); the
+passages are then scored in partitions of whole documents by `match_partition`, a function of
+an Arrow table (ids, texts, vectors) that never opens the database, in this process or on Dask
+workers (narratives.core.parallel); this step stores each partition's decisions in order."""
 
 from __future__ import annotations
 
@@ -14,15 +19,17 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import pyarrow as pa
 
 from embeddings.base import Embedder
 from narratives.core import runs
+from narratives.core.parallel import InProcess, Partitions
 from narratives.core.settings import Settings
 from narratives.core.store import transaction, writer
 from narratives.matching.bank import LabelledExamples, embed_bank
-from narratives.matching.base import get_scorer
+from narratives.matching.base import Decision, Scorer, get_scorer
 from narratives.matching.judges import Judgement, Judges
 from narratives.matching.sets import NarrativeSet, load_set
 from narratives.vectors import store as vector_store
@@ -30,6 +37,8 @@ from narratives.vectors.step import load_embedder
 
 log = logging.getLogger("narratives.match")
 
+# passages per partition: scoring costs ~1 ms per 100 passages, so partitions are large (the
+# cost of shipping one to a worker stays small beside it); whole documents, so about this many
 MATCH_CHUNK = 4096
 
 
@@ -65,7 +74,8 @@ Labelled = Callable[..., LabelledExamples | None]
 
 
 def match_step(settings: Settings, run_id: int, embedder: Embedder | None = None,
-               labelled: Labelled | None = None) -> dict:  # fmt: skip
+               labelled: Labelled | None = None, partitions: Partitions | None = None
+               ) -> dict:  # fmt: skip
     embedder = embedder or load_embedder(settings.model, settings.models_dir)
     nset = load_set(settings.narrative_set)
     scorer = get_scorer(settings.scorer, settings)
@@ -86,17 +96,15 @@ def match_step(settings: Settings, run_id: int, embedder: Embedder | None = None
             "AND m.set_version = $version AND m.model_id = $model) ORDER BY p.id",
             {"model": embedder.model_id, "set": nset.id, "version": nset.version},
         ).fetchall()
-        for chunk in _by_whole_documents(todo, MATCH_CHUNK):
-            ids, texts = [r[0] for r in chunk], [r[2] for r in chunk]
-            vectors = vector_store.get(con, embedder.model_id, [r[1] for r in chunk])
-            decisions = scorer.decide(vectors, bank, nset, top_k=settings.top_k_matches)
-            # a passage's stance context: its neighbours in the document that speak of the same
-            # narrative (its best-scoring one), not a rival's refutation in the next sentence
-            keys = [
-                (r[3], row[0].narrative_id if row else None)
-                for r, row in zip(chunk, decisions, strict=True)
-            ]
-            judged = judges.judge(vectors, texts, keys)
+        scorer.prepare(bank, nset)  # fitted once, here: workers get it fitted
+        matcher = Matcher(scorer, bank, nset, judges, settings.top_k_matches)
+        parts = (
+            _partition(con, chunk, embedder.model_id)
+            for chunk in _by_whole_documents(todo, MATCH_CHUNK)
+        )
+        for ids, decisions, judged in (partitions or InProcess()).map(
+            match_partition, parts, matcher=matcher
+        ):
             with transaction(con):
                 written += _insert_matches(con, ids, decisions, judged, nset, embedder.model_id,
                                            run_id)  # fmt: skip
@@ -131,6 +139,49 @@ def match_step(settings: Settings, run_id: int, embedder: Embedder | None = None
         nset.version,
     )
     return counts
+
+
+@dataclass
+class Matcher:
+    """Everything a partition is scored with, fitted once per match step: pickled whole to a
+    Dask worker (the scorer's fitted heads keep pointing at this bank)."""
+
+    scorer: Scorer
+    bank: object  # ExemplarBank
+    nset: NarrativeSet
+    judges: Judges
+    top_k: int
+
+
+def match_partition(part: pa.Table, *, matcher: Matcher
+                    ) -> tuple[list[int], list[list[Decision]], Judgement]:  # fmt: skip
+    """(passage ids, each passage's top narratives, scope and stance) for a partition of
+    (passage_id, document_id, text, vector), whole documents in id order."""
+    vectors = vector_store.vectors_from_arrow(part.column("vector"))
+    texts = part.column("text").to_pylist()
+    decisions = matcher.scorer.decide(vectors, matcher.bank, matcher.nset, top_k=matcher.top_k)
+    # a passage's stance context: its neighbours in the document that speak of the same
+    # narrative (its best-scoring one), not a rival's refutation in the next sentence
+    keys = [
+        (doc, row[0].narrative_id if row else None)
+        for doc, row in zip(part.column("document_id").to_pylist(), decisions, strict=True)
+    ]
+    judged = matcher.judges.judge(vectors, texts, keys)
+    return part.column("passage_id").to_pylist(), decisions, judged
+
+
+def _partition(con, chunk: list[tuple], model_id: str) -> pa.Table:
+    """A partition's input, read by the writer: what a worker needs and nothing more."""
+    vectors = vector_store.get(con, model_id, [r[1] for r in chunk])
+    dim = vectors.shape[1]
+    flat = pa.array(vectors.reshape(-1), type=pa.float32())
+    offsets = pa.array([i * dim for i in range(len(chunk) + 1)], type=pa.int32())
+    return pa.table({
+        "passage_id": pa.array([r[0] for r in chunk], pa.int64()),
+        "document_id": [r[3] for r in chunk],
+        "text": [r[2] for r in chunk],
+        "vector": pa.ListArray.from_arrays(offsets, flat),
+    })  # fmt: skip
 
 
 def _forget_if_retrained(con, nset: NarrativeSet, model_id: str, training: str | None) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from narratives.matching.bank import active_ids
 from narratives.matching.base import Scorer, register_scorer
 from narratives.matching.scorers.cosine import narrative_scores
 
@@ -35,6 +36,9 @@ class ExemplarHead(Scorer):
 
     def rule(self) -> str:
         return f"probability >= {self.threshold:g} (exemplar-head)"
+
+    def prepare(self, bank, nset) -> None:
+        self._heads(bank, active_ids(nset))
 
     def score(self, vectors, bank, order):
         """(probabilities, nearest-row); nearest is the max-cosine row, kept as evidence."""

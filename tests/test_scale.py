@@ -141,3 +141,15 @@ def test_no_prefect_run_on_a_dask_cluster_stores_what_the_in_process_run_stores(
     assert run["status"] == "ok" and run["components"]["partitions"].startswith("dask tcp://")
     assert run["counts"]["embeddings_new"] > 0 and run["counts"]["passages_matched"] > 0
     assert_same_database(there.database, here.database)
+    from distributed import Client
+
+    with Client(cluster.scheduler_address) as client:
+        loads = client.run(_models_loaded)
+    # the model is loaded once per worker process, not once per partition
+    assert set(loads.values()) <= {0, 1} and sum(loads.values()) >= 1, loads
+
+
+def _models_loaded() -> int:
+    from narratives.vectors.step import load_embedder
+
+    return load_embedder.cache_info().misses

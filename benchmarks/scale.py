@@ -87,6 +87,7 @@ def summary(run: dict, wall: float, cluster_s: float, peaks: list[float]) -> dic
     return {
         "wall_s": wall, "cluster_start_s": cluster_s, "ingest_s": t["ingest_s"],
         "embed_s": t["embed_s"], "match_s": t["match_s"],
+        "writer_s": t.get("embed_store_s", 0.0) + t.get("match_store_s", 0.0),
         "texts_embedded": c["embeddings_new"], "passages": c["passages_new"],
         "documents": c["documents_new"], "worker_peak_rss_mib": peaks,
         "parent_peak_rss_mib": _peak_rss_mib(),
@@ -189,6 +190,11 @@ def report(results: dict, overhead: dict, documents: int) -> list[dict]:
               f"{embed + match:.1f} | {row['speedup']:.2f}x | {row['wall_s']:.1f} | "
               f"{row['cluster_start_s']:.1f} | {row['model_load_s']:.1f} | "
               f"{row['peak_rss_mib']:.0f} |")  # fmt: skip
+    writer = statistics.median(r["writer_s"] for runs in results.values() for r in runs)
+    per_million = writer / max(first["passages"], 1) * 1e6
+    print(f"\nthe writer's own share (storing vectors, matches and scope): {writer:.2f} s for "
+          f"{first['passages']} passages = {per_million:.0f} s per million passages "
+          f"({1e6 / per_million:.0f} passages/s at most through one writer)")  # fmt: skip
     if overhead:
         print(f"\nscheduler overhead per task (no-op, 2 workers): Dask "
               f"{overhead['dask_s_per_task'] * 1000:.1f} ms, Prefect's DaskTaskRunner "

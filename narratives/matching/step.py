@@ -98,6 +98,7 @@ def match_step(settings: Settings, run_id: int, embedder: Embedder | None = None
         ).fetchall()
         scorer.prepare(bank, nset)  # fitted once, here: workers get it fitted
         matcher = Matcher(scorer, bank, nset, judges, settings.top_k_matches)
+        store_s = 0.0
         parts = (
             _partition(con, chunk, embedder.model_id)
             for chunk in _by_whole_documents(todo, MATCH_CHUNK)
@@ -105,10 +106,12 @@ def match_step(settings: Settings, run_id: int, embedder: Embedder | None = None
         for ids, decisions, judged in (partitions or InProcess()).map(
             match_partition, parts, matcher=matcher
         ):
+            stored = time.perf_counter()
             with transaction(con):
                 written += _insert_matches(con, ids, decisions, judged, nset, embedder.model_id,
                                            run_id)  # fmt: skip
                 _insert_scope(con, ids, judged, judges.threshold, nset, embedder.model_id, run_id)
+            store_s += time.perf_counter() - stored  # the writer's own share (docs/scale.md)
         con.execute(
             "INSERT OR REPLACE INTO matchings (set_id, set_version, model_id, run_id, updated_at, "
             "training) VALUES (?, ?, ?, ?, current_timestamp, ?)",
@@ -127,7 +130,8 @@ def match_step(settings: Settings, run_id: int, embedder: Embedder | None = None
             "rescored_for_labels": rescored,
         }
         runs.update_run(
-            con, run_id, counts=counts, timings={"match_s": time.perf_counter() - started},
+            con, run_id, counts=counts,
+            timings={"match_s": time.perf_counter() - started, "match_store_s": store_s},
             model_id=embedder.model_id, set_id=nset.id, set_version=nset.version,
         )  # fmt: skip
     # begins with the match flow's summary, word for word: the CLI's console prints it once

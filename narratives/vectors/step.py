@@ -31,7 +31,9 @@ log = logging.getLogger("narratives.embed")
 
 
 @lru_cache(maxsize=4)
-def load_embedder(spec: str, models_dir: Path | None = None, threads: int | None = None) -> Embedder:
+def load_embedder(
+    spec: str, models_dir: Path | None = None, threads: int | None = None
+) -> Embedder:
     """One embedder per model per process (a Dask worker included): loading a model is the slow
     part of a small run. `threads`: the model's own threads (None: the backend's default)."""
     return get_embedder(spec, models_dir=models_dir, threads=threads)
@@ -61,7 +63,9 @@ def embed_step(settings: Settings, run_id: int, embedder: Embedder | None = None
     with writer(settings.database, settings.lock_wait_s) as con:
         todo = store.texts_to_embed(con, embedder.model_id)
         log.info("embed: %d passage texts to embed with %s", len(todo), embedder.model_id)
-        if todo and (partitions is None or isinstance(partitions, InProcess)):  # else: workers load it
+        if todo and (
+            partitions is None or isinstance(partitions, InProcess)
+        ):  # else: workers load it
             for name, seconds in embedder.load().items():
                 load_timings[name] = load_timings.get(name, 0.0) + seconds
         embed_started = time.perf_counter()
@@ -70,7 +74,7 @@ def embed_step(settings: Settings, run_id: int, embedder: Embedder | None = None
         # in-process the loaded model embeds; a worker loads its own by name
         model = embedder if isinstance(partitions, InProcess) else settings.model
         models_dir = str(settings.models_dir) if settings.models_dir else None
-        size = settings.partition_size
+        size, store_s = settings.partition_size, 0.0
         parts = (
             pa.table({"text_hash": [h for h, _ in todo[i : i + size]],
                       "text": [t for _, t in todo[i : i + size]]})
@@ -87,14 +91,17 @@ def embed_step(settings: Settings, run_id: int, embedder: Embedder | None = None
                 )
             for name, seconds in loaded.items():  # workers' one-time loads, summed
                 load_timings[f"workers_{name}"] = load_timings.get(f"workers_{name}", 0) + seconds
+            stored = time.perf_counter()
             store.put(con, embedder.model_id, hashes, vectors)
+            store_s += time.perf_counter() - stored  # the writer's own share (docs/scale.md)
             bar.update(len(hashes))
         bar.close()
         embed_s = time.perf_counter() - embed_started
         indexed = sync_index(con, settings.index_dir, embedder.model_id, embedder.dim)
         counts = {"embeddings_new": len(todo), "indexed_passages": indexed}
         # embed_s is inference (and caching) only; the model's build and load are their own
-        timings = load_timings | {"embed_s": embed_s, "embed_step_s": time.perf_counter() - started}
+        timings = load_timings | {"embed_s": embed_s, "embed_store_s": store_s,
+                                  "embed_step_s": time.perf_counter() - started}  # fmt: skip
         if todo:
             timings["passages_per_s"] = len(todo) / max(embed_s, 1e-9)
         runs.update_run(con, run_id, counts=counts, timings=timings, model_id=embedder.model_id)

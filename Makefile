@@ -15,7 +15,7 @@ export HF_DATASETS_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 export HF_HOME ?= $(CURDIR)/var/hf
 
-.PHONY: install demo test lint format clean bench bench-quick eval agreement dashboard browser eval-quality eval-trust eval-prevalence
+.PHONY: install demo test lint format clean bench bench-quick bench-search bench-scale eval agreement dashboard browser eval-quality eval-trust eval-prevalence
 
 install: $(STAMP)
 
@@ -81,6 +81,12 @@ bench: $(STAMP)  ## speed benchmark, every figure against a baseline of the same
 
 bench-quick: $(STAMP)  ## the same at smaller sizes, for a first look
 	$(BIN)/python -m benchmarks.speed --quick $(BENCH_ARGS)
+
+bench-search: $(STAMP)  ## `narratives search` end to end at 100,000 passages: a session and the command (~1 min)
+	$(BIN)/python -m benchmarks.search_latency
+
+bench-scale: $(STAMP)  ## the pipeline in-process and on 1 and 2 Dask workers, 5,000 documents (~25 min; docs/scale.md)
+	$(BIN)/python -m benchmarks.scale --out reports/scale.json
 
 lint: $(STAMP)  ## ruff, and the import contract of ../shared/DESIGN.md (import-linter, pyproject.toml)
 	$(BIN)/ruff check .

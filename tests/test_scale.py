@@ -153,3 +153,26 @@ def _models_loaded() -> int:
     from narratives.vectors.step import load_embedder
 
     return load_embedder.cache_info().misses
+
+
+def test_a_scheduler_that_does_not_answer_is_one_line_before_the_run_begins(
+    tmp_path, capsys, data_dir
+):
+    import socket
+
+    from narratives.cli import main
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    home = tmp_path / "home"
+    argv = ["--home", str(home), "-q", "run", "--no-prefect",
+            "--corpus", str(data_dir / "mini-corpus.jsonl"), "--dask-address", f"tcp://127.0.0.1:{port}"]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert (
+        len(err) == 1 and "cannot reach the Dask scheduler" in err[0] and "docs/scale.md" in err[0]
+    )
+    assert not (home / "narratives.duckdb").exists()  # refused before any run began
+    assert main(["--home", str(home), "-q", "run", "--workers", "-1"]) == 2
+    assert "workers" in capsys.readouterr().err

@@ -69,6 +69,10 @@ def check_run(settings: Settings) -> None:
         check_corpus(settings.corpus)
     check_model(settings.model)
     check_database(settings.database)
+    if settings.dask_address:  # before the run begins, not after its ingest
+        from narratives.core.parallel import check_cluster
+
+        check_cluster(settings.dask_address)
 
 
 def check_filters(con, narrative: str | None = None, outlet_kind: str | None = None) -> None:

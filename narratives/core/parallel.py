@@ -99,6 +99,35 @@ def describe(workers: int, address: str | None) -> str:
     return InProcess.name
 
 
+class ClusterUnreachable(ConnectionError):
+    pass
+
+
+def connect(address: str, timeout_s: float = 10):
+    """A `distributed.Client` of the scheduler at `address`, or one line saying what to do."""
+    from distributed import Client
+
+    try:
+        return Client(address, timeout=f"{timeout_s}s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise ClusterUnreachable(
+            f"cannot reach the Dask scheduler at {address} ({exc}): start it and its workers "
+            "(docs/scale.md), or run without --dask-address"
+        ) from None
+
+
+def check_cluster(address: str | None) -> None:
+    """Before a run starts: the scheduler answers and has at least one worker."""
+    if not address:
+        return
+    with connect(address) as client:
+        if not client.scheduler_info().get("workers"):
+            raise ClusterUnreachable(
+                f"the Dask scheduler at {address} has no workers: start some with "
+                f"`dask worker {address} --nthreads 1` (docs/scale.md)"
+            )
+
+
 @contextmanager
 def partitions_for(workers: int, address: str | None) -> Iterator[Partitions]:
     """What runs the partitions of a run outside Prefect (`narratives run --no-prefect`)."""
@@ -106,7 +135,5 @@ def partitions_for(workers: int, address: str | None) -> Iterator[Partitions]:
         if where is None:
             yield InProcess()
             return
-        from distributed import Client
-
-        with Client(where) as client:
+        with connect(where) as client:
             yield DaskPartitions(client, describe(workers, address))

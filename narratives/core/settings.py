@@ -164,8 +164,9 @@ class Settings(BaseSettings):
     # behaviour
     progress: bool = True
     lock_wait_s: float = Field(60.0, ge=0)
-    # dashboards read published snapshots (narratives.prevalence.snapshots); how many to keep
-    snapshot_keep: PositiveInt = 3
+    # dashboards read published snapshots (narratives.prevalence.snapshots); how many to keep:
+    # 2 = the current one and the one brought up to date next (docs/operations.md, "Snapshots")
+    snapshot_keep: PositiveInt = 2
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, **_sources):

@@ -45,7 +45,8 @@ def aggregate_step(settings: Settings, run_id: int) -> dict:
 
 
 def publish_snapshot(settings: Settings, con, run_id: int | None) -> snapshots.Snapshot:
-    """Copy the database (open for writing on `con`) and indexes into a new current snapshot."""
+    """Publish the database (open for writing on `con`) and indexes as the current snapshot:
+    an old snapshot brought up to date with what changed, or a full copy (snapshots.publish)."""
     return snapshots.publish(con, settings.database, settings.index_dir, settings.snapshots_dir,
                              run_id, keep=settings.snapshot_keep)  # fmt: skip
 

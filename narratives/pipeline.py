@@ -39,7 +39,7 @@ from narratives.matching.step import match_step
 from narratives.passages.langid import LANGID
 from narratives.passages.split import SPLITTER
 from narratives.prevalence.step import aggregate_step, correct_step, publish_snapshot
-from narratives.vectors.index import IVF_THRESHOLD
+from narratives.vectors.index import IVF_THRESHOLD, SHARD_THRESHOLD
 from narratives.vectors.step import embed_step, load_embedder
 
 __all__ = ["load_embedder", "recorded_run", "run_discover", "run_labels", "run_pipeline"]
@@ -57,7 +57,8 @@ def components(settings: Settings) -> dict:
         "scorer": settings.scorer,
         "background": GENERIC_BACKGROUND,
         "aggregation": AGGREGATION,
-        "index": f"faiss-flat-ip, ivf-flat-ip past {IVF_THRESHOLD}",
+        "index": f"faiss-flat-ip, ivf-flat-ip past {IVF_THRESHOLD}, sharded ivf-pq with exact "
+        f"re-rank past {SHARD_THRESHOLD}",
         "dedup": DEDUP,
         "partitions": parallel.describe(settings.workers, settings.dask_address),
     } | judges.components()

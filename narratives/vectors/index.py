@@ -7,7 +7,10 @@ compared by inner product, so scores are cosines.
 Index choice by size: exact search (flat) up to `IVF_THRESHOLD` vectors, where one query costs
 a few milliseconds; past it the index converts itself once to IVF-flat (k-means cells, `nprobe`
 of them searched), which keeps a query over 1M passages in a few milliseconds at recall@10 above
-0.95 (`make bench` measures both side by side). New vectors are added to the trained cells. The sidecar records the model id, dimension,
+0.95 (`make bench` measures both side by side). New vectors are added to the trained cells.
+Past `SHARD_THRESHOLD` it hands its vectors once to a sharded IVF-PQ index with an exact re-rank
+(`shards.py`: compressed cells, float16 vectors kept on disk and memory-mapped, shards by id
+range; its path is a folder, not a file). The sidecar records the model id, dimension,
 count, the largest id and library versions; `load` refuses an index whose sidecar disagrees with
 what the caller expects, so an index of one model is never searched with another's queries.
 """
@@ -30,6 +33,9 @@ FORMAT_VERSION = 2
 IVF_THRESHOLD = 200_000  # vectors; below it exact search is fast enough and needs no training
 IVF_NPROBE = 32
 TRAIN_PER_CELL = 64  # k-means sample: this many vectors per cell (FAISS warns below 39)
+# past it IVF-flat's floats (1.5 GB a million) give way to sharded IVF-PQ (benchmarks/scale_index)
+SHARD_THRESHOLD = 1_000_000
+SHARDED = "sharded-ivfpq-ip"
 
 
 class IndexMismatch(RuntimeError):
@@ -47,7 +53,7 @@ class Sidecar:
     dim: int
     count: int = 0
     max_id: int = -1
-    kind: str = "flat-ip"  # or "ivf-flat-ip"
+    kind: str = "flat-ip"  # or "ivf-flat-ip", or SHARDED
     versions: dict = field(default_factory=dict)
     nlist: int = 0
     nprobe: int = 0
@@ -55,7 +61,7 @@ class Sidecar:
 
 class VectorIndex:
     def __init__(self, model_id: str, dim: int, ivf_threshold: int | None = IVF_THRESHOLD,
-                 nprobe: int = IVF_NPROBE):  # fmt: skip
+                 nprobe: int = IVF_NPROBE, shard_threshold: int | None = SHARD_THRESHOLD):  # fmt: skip
         import faiss
 
         self.model_id = model_id
@@ -65,6 +71,7 @@ class VectorIndex:
         self.kind = "flat-ip"
         self.ivf_threshold = ivf_threshold  # None: always exact
         self.nprobe = nprobe
+        self.shard_threshold = shard_threshold  # None: never sharded
 
     # -- the contract ------------------------------------------------------------------------
     def add(self, ids, vectors: np.ndarray) -> None:
@@ -78,7 +85,9 @@ class VectorIndex:
             return
         self._index.add_with_ids(vectors, ids)
         self.max_id = max(self.max_id, int(ids.max()))
-        if self.kind == "flat-ip" and self.ivf_threshold and self.count() > self.ivf_threshold:
+        if self.kind != SHARDED and self.shard_threshold and self.count() > self.shard_threshold:
+            self._to_sharded()
+        elif self.kind == "flat-ip" and self.ivf_threshold and self.count() > self.ivf_threshold:
             self._to_ivf()
 
     def _to_ivf(self) -> None:
@@ -97,6 +106,33 @@ class VectorIndex:
         ivf.nprobe = self.nprobe
         self._index, self.kind = ivf, "ivf-flat-ip"
 
+    def _to_sharded(self) -> None:
+        """Hand every vector to a sharded IVF-PQ index, trained on them at once (once)."""
+        import faiss
+
+        from narratives.vectors.shards import ShardedIndex
+
+        if self.kind == "flat-ip":
+            ids = faiss.vector_to_array(self._index.id_map).astype(np.int64)
+            vectors = self._index.index.reconstruct_n(0, self.count())
+        else:  # IVF-flat: each cell holds its ids and raw float codes
+            ivf, parts = faiss.extract_index_ivf(self._index), []
+            lists = ivf.invlists
+            for cell in range(ivf.nlist):
+                size = lists.list_size(cell)
+                if size:
+                    cell_ids = faiss.rev_swig_ptr(lists.get_ids(cell), size).copy()
+                    codes = faiss.rev_swig_ptr(lists.get_codes(cell), size * ivf.code_size)
+                    parts.append((cell_ids, codes.view(np.float32).reshape(size, self.dim).copy()))
+            ids = np.concatenate([p[0] for p in parts])
+            vectors = np.concatenate([p[1] for p in parts])
+        order = np.argsort(ids)
+        sharded = ShardedIndex(self.dim, train_threshold=min(self.shard_threshold, len(ids)))
+        self._index, self.kind = None, SHARDED  # let the old index go before filling the new
+        for s in range(0, len(ids), 100_000):
+            sharded.add(ids[order[s : s + 100_000]], vectors[order[s : s + 100_000]])
+        self._index, self.nprobe = sharded, sharded.nprobe
+
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(scores, ids), each (n_queries, k'); k' = min(k, count). Missing slots have id -1."""
         queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
@@ -113,6 +149,16 @@ class VectorIndex:
 
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        if self.kind == SHARDED:  # a folder of shards, written shard by shard
+            if path.is_file():
+                path.unlink()
+            self._index.save(path)
+            _write_json(sidecar_path(path), asdict(self.sidecar()))
+            return path
+        if path.is_dir():  # a sharded index this one replaces
+            import shutil
+
+            shutil.rmtree(path)
         # write to temporary names and rename, so a crash never leaves a half-written index
         tmp = path.with_suffix(path.suffix + ".tmp")
         faiss.write_index(self._index, str(tmp))
@@ -131,8 +177,14 @@ class VectorIndex:
         if model_id is not None and meta.model_id != model_id:
             raise IndexMismatch(f"index {path} holds {meta.model_id} vectors, not {model_id}")
         try:
-            raw = faiss.read_index(str(path))
-        except RuntimeError as exc:  # FAISS reports a damaged file as a C++ error, many lines long
+            if meta.kind == SHARDED:
+                from narratives.vectors.shards import ShardedIndex
+
+                raw = ShardedIndex.load(path, mmap=True)
+            else:
+                raw = faiss.read_index(str(path))
+        # FAISS reports a damaged file as a C++ error, many lines long
+        except (RuntimeError, IsADirectoryError, NotADirectoryError) as exc:
             raise IndexDamaged(f"index {path} cannot be read ({_first_line(exc)})") from exc
         if raw.ntotal != meta.count or raw.d != meta.dim:
             raise IndexMismatch(
@@ -140,8 +192,10 @@ class VectorIndex:
             )
         obj = cls.__new__(cls)
         obj.model_id, obj.dim, obj._index, obj.max_id = meta.model_id, meta.dim, raw, meta.max_id
-        obj.kind, obj.ivf_threshold = meta.kind, IVF_THRESHOLD
+        obj.kind, obj.ivf_threshold, obj.shard_threshold = meta.kind, IVF_THRESHOLD, SHARD_THRESHOLD
         obj.nprobe = meta.nprobe or IVF_NPROBE
+        if obj.kind == SHARDED:
+            raw.tune(nprobe=obj.nprobe)
         if obj.kind == "ivf-flat-ip":
             try:
                 faiss.extract_index_ivf(raw).nprobe = obj.nprobe
@@ -160,8 +214,8 @@ class VectorIndex:
             max_id=self.max_id,
             kind=self.kind,
             versions={"faiss": faiss.__version__, "format": FORMAT_VERSION},
-            nlist=int(self._index.nlist) if self.kind == "ivf-flat-ip" else 0,
-            nprobe=self.nprobe if self.kind == "ivf-flat-ip" else 0,
+            nlist=int(self._index.nlist) if self.kind in ("ivf-flat-ip", SHARDED) else 0,
+            nprobe=self.nprobe if self.kind in ("ivf-flat-ip", SHARDED) else 0,
         )
 
 

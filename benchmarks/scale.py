@@ -79,6 +79,14 @@ def _load_model(spec: str) -> float:
 
 
 def _peak_rss_mib() -> float:
+    """This process's own peak resident memory (VmHWM: ru_maxrss would carry the parent's
+    peak into a worker process started by fork and exec)."""
+    try:
+        for line in open("/proc/self/status", encoding="utf-8"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

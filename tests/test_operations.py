@@ -33,12 +33,19 @@ class Server:
     log: Path
 
     def post(self, path: str, body: dict | None = None):
-        r = httpx.post(self.api + path, json=body or {}, timeout=30)
-        r.raise_for_status()
-        return r.json()
+        return self._call("POST", path, body or {})
 
     def get(self, path: str):
-        r = httpx.get(self.api + path, timeout=30)
+        return self._call("GET", path)
+
+    def _call(self, method: str, path: str, body: dict | None = None):
+        """One API call; a 502/503 (the server's SQLite busy on loaded cores) is tried again
+        after a pause, as Prefect's own client does (PREFECT_CLIENT_MAX_RETRIES)."""
+        for attempt in range(6):
+            r = httpx.request(method, self.api + path, json=body, timeout=30)
+            if r.status_code not in (502, 503) or attempt == 5:
+                break
+            time.sleep(1 + attempt)
         r.raise_for_status()
         return r.json()
 

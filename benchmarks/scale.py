@@ -70,11 +70,10 @@ def run_config(corpus: Path, workers: int, work: Path) -> dict:
 
 
 def _load_model(spec: str) -> float:
-    from narratives.vectors.step import load_embedder
+    from narratives.vectors.step import worker_embedder
 
-    threads = int(os.environ.get("OMP_NUM_THREADS") or 0) or None
     t0 = time.perf_counter()
-    load_embedder(spec, None, threads).load()
+    worker_embedder(spec).load()  # the one embed_partition uses on this worker
     return time.perf_counter() - t0
 
 

@@ -10,7 +10,6 @@ once per worker process (narratives.vectors.step.load_embedder is cached there).
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from narratives.core.parallel import AHEAD_PER_WORKER, RETRIES
+from narratives.core.parallel import RETRIES, ahead_for, in_order
 
 
 @task(name="partition", cache_policy=NO_CACHE, retries=RETRIES, retry_delay_seconds=1,
@@ -32,18 +31,14 @@ class PrefectPartitions:
 
     def __init__(self, runner, address: str):
         self.runner, self.name = runner, f"prefect-dask {address}"
-        workers = len(runner.client.scheduler_info().get("workers", {})) or 1
-        self.ahead = AHEAD_PER_WORKER * workers
+        self.ahead = ahead_for(runner.client)
 
     def map(self, fn: Callable, items: Iterable, **shared: Any) -> Iterator:
-        pending: deque = deque()
-        for index, part in enumerate(items):
+        def submit(index: int, part):
             params = {"fn": fn, "index": index, "part": part, "shared": shared}
-            pending.append(self.runner.submit(partition_task, params))
-            if len(pending) > self.ahead:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
+            return self.runner.submit(partition_task, params)
+
+        return in_order(submit, items, self.ahead)
 
 
 @contextmanager

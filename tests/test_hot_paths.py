@@ -10,6 +10,7 @@ import time
 import numpy as np
 import pytest
 
+from benchmarks.hot_paths import per_document
 from embeddings.base import Embedder, l2_normalise
 from narratives.core import runs
 from narratives.core.store import reader, writer
@@ -62,18 +63,6 @@ def test_a_sorting_backend_gets_the_whole_chunk_and_the_batch_size():
 
 
 # --- 2. dedup of a batch in one join ---------------------------------------------------------
-def _per_document(con, docs: list[tuple[int, str]]) -> dict:
-    """The path `find_all` replaced: two queries per document."""
-    finder, edges = dedup.Deduper(con), {}
-    for doc_id, text in docs:
-        copy, sig = finder.find(text)
-        if copy is None:
-            finder.add_original(doc_id, text, sig)
-        else:
-            edges[doc_id] = copy
-    return edges
-
-
 def test_batch_dedup_decides_as_the_per_document_path(tmp_path, demo_docs):
     stored, later = demo_docs[:150], demo_docs[150:]
     with writer(tmp_path / "d.duckdb") as con:
@@ -84,7 +73,7 @@ def test_batch_dedup_decides_as_the_per_document_path(tmp_path, demo_docs):
         texts += [stored[5].text.upper(), "BREAKING 🔴 " + stored[60].text,
                   "Updated: " + later[3].text.replace(".", "!"), later[10].text, "Too short."]  # fmt: skip
         batch = [(10_000 + i, t) for i, t in enumerate(texts)]
-        old = _per_document(con, batch)
+        old = per_document(con, batch)
         new = dedup.Deduper(con).find_all(batch)
     assert new == old
     kinds = {c.kind for c in new.values()}

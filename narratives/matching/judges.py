@@ -18,8 +18,17 @@ from narratives.vectors.store import embed_cached
 class Judgement:
     term_hits: np.ndarray  # bool per passage
     event_scores: np.ndarray | None  # per passage; None: the set declares no event
-    stances: list[str]
+    stances: list[str]  # the stance head's, per passage
     stance_scores: np.ndarray
+    # per passage, the narratives whose counter-exemplars it is nearer to (stance.CounterCheck)
+    nearer_counter: list[frozenset[str]]
+
+    def stance(self, i: int, narrative_id: str) -> str:
+        """Passage i's stance towards one narrative: the head's, except that an asserting
+        passage nearer the narrative's counter-exemplars refutes it."""
+        if self.stances[i] == "asserts" and narrative_id in self.nearer_counter[i]:
+            return "refutes"
+        return self.stances[i]
 
 
 @dataclass
@@ -27,6 +36,7 @@ class Judges:
     pattern: object
     event_head: scope.EventHead | None
     stance_head: stance.StanceHead
+    counter_check: stance.CounterCheck | None  # None: Settings.stance_counter_check off
     threshold: float | None  # the event score a passage needs; None without an event
 
     @classmethod
@@ -47,17 +57,26 @@ class Judges:
             more_v, more_t, more_s = labelled.stances()
             vectors, texts, labels = np.vstack([vectors, more_v]), texts + more_t, labels + more_s
         stance_head = stance.StanceHead(settings).fit(vectors, labels, texts)
+        counter = None
+        if settings.stance_counter_check:
+            counter = stance.CounterCheck().fit(nset, dict(zip(texts, vectors, strict=True)))
         threshold = settings.scope_threshold if event_head is not None else None
         return cls(
-            scope.term_pattern(nset.event), event_head, stance_head, threshold
+            scope.term_pattern(nset.event), event_head, stance_head, counter, threshold
         ), new + n_stance
 
-    def judge(self, vectors: np.ndarray, texts: list[str], documents: list) -> Judgement:
+    def judge(self, vectors: np.ndarray, texts: list[str], documents: list,
+              narratives: list[list[str]] | None = None) -> Judgement:  # fmt: skip
         """`documents`: each passage's context key (the match step passes (document id, best
         narrative)), passages of a key together and in order: a passage's stance is judged among
-        its neighbours with the same key (`Settings.stance_context`)."""
+        its neighbours with the same key (`Settings.stance_context`). `narratives`: the
+        narratives each passage is decided for, checked against their counter-exemplars."""
         stances, scores = self.stance_head.predict(vectors, texts, documents)
+        asked = narratives if narratives is not None else [[] for _ in texts]
+        nearer = (self.counter_check.nearer_counter(vectors, asked) if self.counter_check
+                  else [frozenset()] * len(texts))  # fmt: skip
         return Judgement(
+            nearer_counter=nearer,
             term_hits=scope.term_hits(self.pattern, texts),
             event_scores=self.event_head.scores(vectors) if self.event_head else None,
             stances=stances,

@@ -5,8 +5,9 @@ prevalence reads. Idempotent: matches are keyed by (passage, set version, model)
 
 A scorer that learns from analysts' labels gets them from `labelled` (a function of the write
 connection, set id and model id, given by the pipeline: the labels stage comes after this one).
-When the labels it learnt from change, every live match is scored again: `matchings.training`
-holds the fingerprint of the labels the live matches were made with.
+When the labels it learnt from change, or the scorer or the scope and stance parameters
+(`Settings.stance_counter_check`...), every live match is scored again: `matchings.training` holds
+a hash of what the live matches were made with.
 
 The scorer, its bank and the scope and stance judges are fitted once here (`Matcher`); the
 passages are then scored in partitions of whole documents by `match_partition`, a function of
@@ -31,6 +32,7 @@ from narratives.core.store import transaction, writer
 from narratives.matching.bank import ExemplarBank, LabelledExamples, embed_bank
 from narratives.matching.base import Decision, Scorer, get_scorer
 from narratives.matching.judges import Judgement, Judges
+from narratives.matching.judges import parameters as judge_parameters
 from narratives.matching.sets import NarrativeSet, load_set
 from narratives.vectors import store as vector_store
 from narratives.vectors.step import load_embedder
@@ -86,7 +88,10 @@ def match_step(settings: Settings, run_id: int, embedder: Embedder | None = None
         bank, exemplars_new = embed_bank(con, nset, embedder)
         if labelled is not None and scorer.learns_from_labels:
             bank.labelled = labelled(con, nset.id, embedder.model_id)
-        training = bank.labelled.fingerprint if bank.labelled is not None else None
+        # the live matches are scored again when what they were judged with changes: the labels
+        # the scorer learnt from, or the scorer and the scope/stance parameters
+        training = _training_key(bank.labelled.fingerprint if bank.labelled is not None else None,
+                                 settings)  # fmt: skip
         rescored = _forget_if_retrained(con, nset, embedder.model_id, training)
         judges, judges_new = Judges.fit(con, nset, embedder, settings, bank.labelled)
         todo = con.execute(
@@ -170,7 +175,8 @@ def match_partition(part: pa.Table, *, matcher: Matcher
         (doc, row[0].narrative_id if row else None)
         for doc, row in zip(part.column("document_id").to_pylist(), decisions, strict=True)
     ]
-    judged = matcher.judges.judge(vectors, texts, keys)
+    asked = [[d.narrative_id for d in row] for row in decisions]
+    judged = matcher.judges.judge(vectors, texts, keys, asked)
     return part.column("passage_id").to_pylist(), decisions, judged
 
 
@@ -183,6 +189,15 @@ def _partition(con, chunk: list[tuple], model_id: str) -> pa.Table:
         "text": [r[2] for r in chunk],
         "vector": vector_store.vectors_to_arrow(vectors),
     })  # fmt: skip
+
+
+def _training_key(labels: str | None, settings: Settings) -> str:
+    """What the live matches were made with, for `matchings.training`: a hash of the labels'
+    fingerprint, the scorer's name and the judges' parameters."""
+    import hashlib
+
+    what = {"labels": labels, "scorer": settings.scorer, "judges": judge_parameters(settings)}
+    return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _forget_if_retrained(con, nset: NarrativeSet, model_id: str, training: str | None) -> int:
@@ -199,7 +214,8 @@ def _forget_if_retrained(con, nset: NarrativeSet, model_id: str, training: str |
     n = con.execute(f"SELECT count(DISTINCT passage_id) FROM matches {where}", params).fetchall()
     with transaction(con):
         con.execute(f"DELETE FROM matches {where}", params)
-    log.info("match: the head's labels changed; scoring %d passages again", n[0][0])
+    log.info("match: the labels or the scope/stance settings changed; scoring %d passages again",
+             n[0][0])  # fmt: skip
     return n[0][0]
 
 
@@ -224,7 +240,7 @@ def _insert_matches(
     for i, (pid, row) in enumerate(zip(passage_ids, decisions, strict=True)):
         for d in row:
             cols["passage_id"].append(pid)
-            cols["stance"].append(judged.stances[i])
+            cols["stance"].append(judged.stance(i, d.narrative_id))
             cols["stance_score"].append(float(judged.stance_scores[i]))
             for key in ("narrative_id", "rank", "score", "threshold", "exemplar_text", "exemplar_lang",
                         "margin", "decision"):  # fmt: skip

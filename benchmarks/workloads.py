@@ -80,6 +80,43 @@ def synthetic_documents(n: int, seed: int, start_id: int = 0) -> list[dict]:
     return docs
 
 
+def distinct_documents(
+    n: int, seed: int, start_id: int = 0, max_words: int = 30, tries: int = 500
+) -> list[dict]:
+    """Documents as `synthetic_documents` makes them, drawn again until every passage the
+    project's splitter cuts from them is new: no passage recurs within or across the n
+    documents, so every passage of a run is a text the embedder has not seen.
+
+    NTREX has ~1,000 sentences a language: the single-sentence passages (a document's short
+    last passage) run out first, after which only documents whose sentences pack into
+    passages of two or more sentences are kept. Passages keep the splitter's lengths (whole
+    sentences up to 60 words)."""
+    from narratives.passages.split import split
+
+    rows = ntrex_rows()
+    rng = random.Random(seed)
+    outlets = [f"Outlet {i:02d}" for i in range(20)]
+    start = dt.date(2024, 3, 1)
+    seen: set[str] = set()
+    docs = []
+    for i in range(start_id, start_id + n):
+        lang = LANGS[i % 3]
+        for _ in range(tries):
+            text = " ".join(rng.choice(rows)[lang] for _ in range(rng.randint(3, 7)))
+            passages = [p.text for p in split(text, max_words, default_lang=lang)]
+            if len(set(passages)) == len(passages) and not seen.intersection(passages):
+                break
+        else:
+            raise RuntimeError(f"no document with only new passages after {tries} draws "
+                               f"({len(docs)} of {n} made): ask for fewer documents")  # fmt: skip
+        seen.update(passages)
+        docs.append({
+            "id": f"bench-{i:06d}", "text": text, "lang": lang, "outlet": rng.choice(outlets),
+            "published_at": (start + dt.timedelta(days=rng.randrange(60))).isoformat(),
+        })  # fmt: skip
+    return docs
+
+
 def write_jsonl(path: Path, docs: list[dict]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8") as fh:

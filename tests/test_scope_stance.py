@@ -93,6 +93,11 @@ def test_contested_show_and_coverage_commands(scoped, capsys):
     assert main(common + ["contested", "--by", "total", "--narrative", "ukraine-involved"]) == 0
     rows = {line.split()[2]: line.split()[3:] for line in capsys.readouterr().out.splitlines()[3:]}
     assert rows["asserts"][-1] == "1" and rows["refutes"][-1] == "2"  # all languages
+    # one kind of outlet: the Ukrainian outlet refutes, nobody there asserts
+    assert main(common + ["contested", "--by", "total", "--narrative", "ukraine-involved",
+                          "--outlet-kind", "ukrainian"]) == 0  # fmt: skip
+    rows = {line.split()[2]: line.split()[3:] for line in capsys.readouterr().out.splitlines()[3:]}
+    assert set(rows) == {"refutes"} and rows["refutes"][-1] == "1"
     assert main(common + ["show", "ukraine-involved"]) == 0
     out = capsys.readouterr().out
     evidence = out[out.index("strongest evidence") :].splitlines()[3:]

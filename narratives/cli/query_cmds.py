@@ -30,6 +30,9 @@ def register(sub, add_common) -> None:
     add_format(p)
     p.add_argument("--by", choices=["day", "week", "total"], default="week")
     p.add_argument("--narrative", help="one narrative id")
+    p.add_argument(
+        "--outlet-kind", help="state-media, independent, ukrainian, international, telegram"
+    )
     p.set_defaults(func=cmd_contested)
 
     p = sub.add_parser(
@@ -122,9 +125,10 @@ def cmd_contested(args, settings) -> int:
     from narratives.core.store import reader
     from narratives.prevalence.queries import Filters, contested
 
-    f = Filters(narratives=(args.narrative,) if args.narrative else ())
+    f = Filters(narratives=(args.narrative,) if args.narrative else (),
+                kinds=(args.outlet_kind,) if args.outlet_kind else ())  # fmt: skip
     with reader(settings.database) as con:
-        check_filters(con, args.narrative)
+        check_filters(con, args.narrative, args.outlet_kind)
         rows = contested(con, f, args.by).to_pylist()
     cells: dict[tuple, dict] = {}
     for r in rows:

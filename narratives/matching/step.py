@@ -93,7 +93,6 @@ def match_step(settings: Settings, run_id: int, embedder: Embedder | None = None
         training = _training_key(bank.labelled.fingerprint if bank.labelled is not None else None,
                                  settings)  # fmt: skip
         rescored = _forget_if_retrained(con, nset, embedder.model_id, training)
-        judges, judges_new = Judges.fit(con, nset, embedder, settings, bank.labelled)
         todo = con.execute(
             "SELECT p.id, p.text_hash, p.text, p.document_id FROM passages p "
             "JOIN embeddings e ON e.text_hash = p.text_hash AND e.model_id = $model "
@@ -101,22 +100,26 @@ def match_step(settings: Settings, run_id: int, embedder: Embedder | None = None
             "AND m.set_version = $version AND m.model_id = $model) ORDER BY p.id",
             {"model": embedder.model_id, "set": nset.id, "version": nset.version},
         ).fetchall()
-        scorer.prepare(bank, nset)  # fitted once, here: workers get it fitted
-        matcher = Matcher(scorer, bank, nset, judges, settings.top_k_matches)
-        store_s = 0.0
-        parts = (
-            _partition(con, chunk, embedder.model_id)
-            for chunk in _by_whole_documents(todo, MATCH_CHUNK)
-        )
-        for ids, decisions, judged in (partitions or InProcess()).map(
-            match_partition, parts, matcher=matcher
-        ):
-            stored = time.perf_counter()
-            with transaction(con):
-                written += _insert_matches(con, ids, decisions, judged, nset, embedder.model_id,
-                                           run_id)  # fmt: skip
-                _insert_scope(con, ids, judged, judges.threshold, nset, embedder.model_id, run_id)
-            store_s += time.perf_counter() - stored  # the writer's own share (docs/scale.md)
+        store_s, judges_new = 0.0, 0
+        # nothing to score (a re-run with nothing new): the heads are not fitted at all
+        if todo:
+            judges, judges_new = Judges.fit(con, nset, embedder, settings, bank.labelled)
+            scorer.prepare(bank, nset)  # fitted once, here: workers get it fitted
+            matcher = Matcher(scorer, bank, nset, judges, settings.top_k_matches)
+            parts = (
+                _partition(con, chunk, embedder.model_id)
+                for chunk in _by_whole_documents(todo, MATCH_CHUNK)
+            )
+            for ids, decisions, judged in (partitions or InProcess()).map(
+                match_partition, parts, matcher=matcher
+            ):
+                stored = time.perf_counter()
+                with transaction(con):
+                    written += _insert_matches(con, ids, decisions, judged, nset,
+                                               embedder.model_id, run_id)  # fmt: skip
+                    _insert_scope(con, ids, judged, judges.threshold, nset, embedder.model_id,
+                                  run_id)  # fmt: skip
+                store_s += time.perf_counter() - stored  # the writer's own share (docs/scale.md)
         con.execute(
             "INSERT OR REPLACE INTO matchings (set_id, set_version, model_id, run_id, updated_at, "
             "training) VALUES (?, ?, ?, ?, current_timestamp, ?)",

@@ -107,6 +107,25 @@ def test_the_demo_agrees_with_its_gold_labels_in_precision_and_recall(demo_run):
         assert a.precision >= 2 * base[name], (name, a.precision, base[name])
 
 
+def test_the_demos_refutations_and_reports_are_not_counted_as_carrying(demo_run):
+    """The demo's documents that only refute or neutrally report a narrative (gold_stance, 66
+    pairs in EN/RU/UK) are, with the shipped defaults, stored with that stance and not counted.
+    Counted before stance existed: 24 of 63 pairs; by the stance head alone 18 of 66; with the
+    defaults (context 2, counter check) 1 of 66 (docs/trust.md). The bar, a tenth, leaves room
+    for the model's rounding, not for the head alone."""
+    from narratives.matching.queries import stance_agreement
+
+    settings, _ = demo_run
+    with reader(settings.database) as con:
+        rows = stance_agreement(con)
+    pairs = sum(r[2] for r in rows)
+    counted = sum(r[3] for r in rows)
+    assert pairs == 66
+    assert counted <= 0.1 * pairs, rows
+    # most are confirmed for the narrative and carry the gold stance: judged, not just missed
+    assert sum(r[4] for r in rows) >= 0.5 * pairs, rows
+
+
 def test_twenty_labels_typed_on_the_demo_change_its_prevalence_and_outlive_reruns(
     demo_run, tmp_path, e5
 ):

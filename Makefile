@@ -56,11 +56,12 @@ eval-quality: $(STAMP)  ## matching quality on the shared/eval dev sets (SemEval
 		--voxcheck-taxonomy $(EVAL_DATA)/voxcheck_pd/taxonomy.json \
 		--ntrex $(EVAL_DATA)/ntrex128/dev.jsonl --ceiling $(if $(MODEL),--model $(MODEL))
 
-eval-trust: $(STAMP)  ## can a count be trusted: off-topic false positives (NTREX, SemEval Other), stance (EUvsDisinfo), scope on the demo; one table (docs/trust.md)
+eval-trust: $(STAMP)  ## can a count be trusted: off-topic false positives (NTREX, SemEval Other), stance (EUvsDisinfo), scope on the demo; one table; then the counter-exemplar check on EUvsDisinfo themes (docs/trust.md)
 	$(BIN)/python benchmarks/trust.py \
 		--ntrex $(EVAL_DATA)/ntrex128/dev.jsonl \
 		--semeval $(EVAL_DATA)/semeval2025_t10/dev.jsonl \
 		--euvsdisinfo $(EVAL_DATA)/euvsdisinfo_stance/dev.jsonl $(if $(MODEL),--model $(MODEL))
+	$(BIN)/python -m benchmarks.counter_check --euvsdisinfo $(EVAL_DATA)/euvsdisinfo_stance/dev.jsonl
 
 eval-prevalence: $(STAMP)  ## corrected prevalence: classify-and-count vs audit-corrected shares, interval coverage, learning curve (VoxCheck, NTREX, SemEval); one table (docs/prevalence.md)
 	$(BIN)/python benchmarks/prevalence.py \

@@ -29,7 +29,9 @@ counted as refuting that narrative when it lies nearer the centroid of the narra
 counter-exemplars than that of its exemplars (no constant: the two unit centroids are compared).
 On the demo it took the refuting/reporting documents counted as carrying from 18 to 7 of 66 (the
 demo flatters it: docs/trust.md says where it errs);
-EUvsDisinfo's one-claim sets have no counter-exemplars, so (b) of docs/trust.md is unchanged.
+EUvsDisinfo's one-claim sets have no counter-exemplars, so (b) of docs/trust.md is unchanged;
+on EUvsDisinfo themes with real debunks as counter-exemplars (benchmarks/counter_check.py) it
+took leakage from about 0.18 to 0.08 and cost about 0.09 of assert recall.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ import numpy as np
 from benchmarks.trust import Tracker, claim_gate, euvs_docs, fmt, share
 from narratives.core.settings import Settings
 from narratives.matching.sets import load_set
-from narratives.matching.stance import _unit_mean
+from narratives.matching.stance import unit_mean
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -86,7 +86,7 @@ def main(argv=None) -> int:
             tr, te = idx[train], idx[test]
             claim_rows = np.flatnonzero(np.isin(owner, tr[labels[tr] == "asserts"]))
             debunk_rows = np.flatnonzero(np.isin(owner, tr[labels[tr] == "refutes"]))
-            ex, ce = _unit_mean(list(vectors[claim_rows])), _unit_mean(list(vectors[debunk_rows]))
+            ex, ce = unit_mean(list(vectors[claim_rows])), unit_mean(list(vectors[debunk_rows]))
             rows = np.flatnonzero(np.isin(owner, te))
             nearer = vectors[rows] @ ce > vectors[rows] @ ex
             for r, flip in zip(rows, nearer, strict=True):

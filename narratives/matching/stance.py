@@ -211,8 +211,8 @@ class CounterCheck:
             counter = [t for texts in n.counter_exemplars.values() for t in texts]
             claims = [t for texts in n.exemplars.values() for t in texts]
             if counter and claims:
-                self.centroids[n.id] = (_unit_mean([vector_of[t] for t in claims]),
-                                        _unit_mean([vector_of[t] for t in counter]))  # fmt: skip
+                self.centroids[n.id] = (unit_mean([vector_of[t] for t in claims]),
+                                        unit_mean([vector_of[t] for t in counter]))  # fmt: skip
         return self
 
     def nearer_counter(self, vectors: np.ndarray, narratives: Sequence[Sequence[str]]
@@ -226,7 +226,7 @@ class CounterCheck:
         return out
 
 
-def _unit_mean(vectors: list[np.ndarray]) -> np.ndarray:
+def unit_mean(vectors: list[np.ndarray]) -> np.ndarray:
     mean = np.mean(np.vstack(vectors), axis=0)
     return (mean / (np.linalg.norm(mean) or 1.0)).astype(np.float32)
 

@@ -44,6 +44,7 @@ from narratives.core.settings import Settings  # noqa: E402
 from narratives.matching import scope, stance  # noqa: E402
 from narratives.matching.bank import ExemplarBank, embed_bank  # noqa: E402
 from narratives.matching.base import get_scorer  # noqa: E402
+from narratives.matching.judges import Judges  # noqa: E402
 from narratives.matching.sets import Event, Narrative, NarrativeSet, load_set  # noqa: E402
 from narratives.passages.split import split  # noqa: E402
 
@@ -113,15 +114,10 @@ class Tracker:
         self.con, self.embedder, self.settings, self.nset = con, embedder, settings, nset
         self.scorer = get_scorer(settings.scorer, settings)
         self.bank, _ = embed_bank(con, nset, embedder)
-        on, off = scope.event_texts(nset)
-        self.event_head = scope.EventHead(settings).fit(self.embed(on), self.embed(off))
-        self.pattern = scope.term_pattern(nset.event)
-        texts, stances = stance.training_texts(nset)
-        self.stance_texts, self.stance_labels = texts, stances
-        vectors = self.embed(texts)
-        self.stance_head = stance.StanceHead(settings).fit(vectors, stances, texts)
-        self.counter = (stance.CounterCheck().fit(nset, dict(zip(texts, vectors, strict=True)))
-                        if settings.stance_counter_check else None)  # fmt: skip
+        # the match step's own judges: event head, stance head and counter check, fitted alike
+        self.judges, _ = Judges.fit(con, nset, embedder, settings)
+        self.stance_head = self.judges.stance_head
+        self.stance_texts, self.stance_labels = stance.training_texts(nset)
 
     def embed(self, texts: list[str]) -> np.ndarray:
         from narratives.vectors.store import embed_cached
@@ -149,13 +145,10 @@ class Tracker:
         texts, owner = self.passages(docs)
         vectors = self.embed(texts)
         decisions = self.scorer.decide(vectors, self.bank, self.nset, top_k=3)
-        hits = scope.term_hits(self.pattern, texts)
-        scores = self.event_head.scores(vectors)
-        head = scores >= self.settings.scope_threshold
-        stances, _ = self.stance_head.predict(vectors, texts, owner.tolist() if context else None)
         asked = [[d.narrative_id for d in row] for row in decisions]
-        nearer = (self.counter.nearer_counter(vectors, asked) if self.counter
-                  else [frozenset()] * len(texts))  # fmt: skip
+        judged = self.judges.judge(vectors, texts, owner.tolist() if context else None, asked)
+        hits = judged.term_hits
+        head = judged.event_scores >= self.judges.threshold
         n = len(docs)
         window = np.array([in_window(self.nset.event, d.date) for d in docs], dtype=bool)
         carried: list[set[str]] = [set() for _ in range(n)]
@@ -164,7 +157,7 @@ class Tracker:
             for d in row:
                 if d.decision == "confirmed":
                     confirmed[owner[i]] = True
-                    if stances[i] == "asserts" and d.narrative_id not in nearer[i]:
+                    if judged.stance(i, d.narrative_id) == "asserts":
                         carried[owner[i]].add(d.narrative_id)
         in_scope = (np.bincount(owner[hits | head], minlength=n) > 0) & window
         carries = np.array([bool(c) for c in carried])

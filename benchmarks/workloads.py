@@ -62,21 +62,20 @@ def describe_passages(texts: list[str], langs: list[str]) -> str:
             f"p90 {np.percentile(words, 90):.0f}, max {words.max()}")  # fmt: skip
 
 
+OUTLETS = [f"Outlet {i:02d}" for i in range(20)]
+FIRST_DAY = dt.date(2024, 3, 1)
+
+
 def synthetic_documents(n: int, seed: int, start_id: int = 0) -> list[dict]:
     """Documents of 3-7 NTREX sentences of one language, drawn at random, with an outlet and a
-    date: distinct texts (so every passage is new to the embedder), realistic language."""
+    date: distinct texts in realistic language. Their passages recur across documents (NTREX
+    has 925 sentences a language); `distinct_documents` makes documents whose passages do not."""
     rows = ntrex_rows()
     rng = random.Random(seed)
-    outlets = [f"Outlet {i:02d}" for i in range(20)]
-    start = dt.date(2024, 3, 1)
     docs = []
     for i in range(start_id, start_id + n):
         lang = LANGS[i % 3]
-        text = " ".join(rng.choice(rows)[lang] for _ in range(rng.randint(3, 7)))
-        docs.append({
-            "id": f"bench-{i:06d}", "text": text, "lang": lang, "outlet": rng.choice(outlets),
-            "published_at": (start + dt.timedelta(days=rng.randrange(60))).isoformat(),
-        })  # fmt: skip
+        docs.append(_document(i, _draw(rng, rows, lang), lang, rng))
     return docs
 
 
@@ -84,25 +83,23 @@ def distinct_documents(
     n: int, seed: int, start_id: int = 0, max_words: int = 30, tries: int = 500
 ) -> list[dict]:
     """Documents as `synthetic_documents` makes them, drawn again until every passage the
-    project's splitter cuts from them is new: no passage recurs within or across the n
-    documents, so every passage of a run is a text the embedder has not seen.
+    project's splitter cuts from them (at `max_words`, the pipeline's default 30) is new: no
+    passage recurs within or across the n documents, so every passage of a run is a text the
+    embedder has not seen.
 
-    NTREX has ~1,000 sentences a language: the single-sentence passages (a document's short
-    last passage) run out first, after which only documents whose sentences pack into
-    passages of two or more sentences are kept. Passages keep the splitter's lengths (whole
-    sentences up to 60 words)."""
+    NTREX has 925 sentences a language: the single-sentence passages run out first, after
+    which only documents whose sentences pack into passages of two or more sentences are
+    kept (~900 documents in all)."""
     from narratives.passages.split import split
 
     rows = ntrex_rows()
     rng = random.Random(seed)
-    outlets = [f"Outlet {i:02d}" for i in range(20)]
-    start = dt.date(2024, 3, 1)
     seen: set[str] = set()
     docs = []
     for i in range(start_id, start_id + n):
         lang = LANGS[i % 3]
         for _ in range(tries):
-            text = " ".join(rng.choice(rows)[lang] for _ in range(rng.randint(3, 7)))
+            text = _draw(rng, rows, lang)
             passages = [p.text for p in split(text, max_words, default_lang=lang)]
             if len(set(passages)) == len(passages) and not seen.intersection(passages):
                 break
@@ -110,11 +107,19 @@ def distinct_documents(
             raise RuntimeError(f"no document with only new passages after {tries} draws "
                                f"({len(docs)} of {n} made): ask for fewer documents")  # fmt: skip
         seen.update(passages)
-        docs.append({
-            "id": f"bench-{i:06d}", "text": text, "lang": lang, "outlet": rng.choice(outlets),
-            "published_at": (start + dt.timedelta(days=rng.randrange(60))).isoformat(),
-        })  # fmt: skip
+        docs.append(_document(i, text, lang, rng))
     return docs
+
+
+def _draw(rng: random.Random, rows: list[dict], lang: str) -> str:
+    return " ".join(rng.choice(rows)[lang] for _ in range(rng.randint(3, 7)))
+
+
+def _document(i: int, text: str, lang: str, rng: random.Random) -> dict:
+    return {
+        "id": f"bench-{i:06d}", "text": text, "lang": lang, "outlet": rng.choice(OUTLETS),
+        "published_at": (FIRST_DAY + dt.timedelta(days=rng.randrange(60))).isoformat(),
+    }  # fmt: skip
 
 
 def write_jsonl(path: Path, docs: list[dict]) -> Path:

@@ -72,12 +72,23 @@ def _base_rates(con) -> dict[str, float]:
 
 
 def test_decisions_agree_with_the_gold_labels(first_run, mini_settings):
+    """On the tiny fixture: the matcher, within the event's scope, confirms at least three in
+    four of each narrative's gold documents; counted as carrying (the stance asserts) are at
+    least half, with precision at least twice the narrative's share. The stance bar is the demo
+    test's: "IS said its fighters attacked the hall" is an attribution whose stance sits at a
+    probability of 0.50-0.62 in RU and UK, so a bar of 4 in 5 would test rounding."""
     with reader(mini_settings.database) as con:
         scores = {a.narrative: a for a in gold_agreement(con)}
         base = _base_rates(con)
+        confirmed = dict(con.execute(
+            """SELECT m.narrative_id, count(DISTINCT d.id) FROM live_matches m
+               JOIN documents d ON d.id = m.document_id
+               WHERE m.decision = 'confirmed' AND list_contains(d.gold_labels, m.narrative_id)
+               GROUP BY 1""").fetchall())  # fmt: skip
     assert set(scores) == {"ukraine-involved", "isk-responsible"}
     for name, a in scores.items():
-        assert a.recall >= 0.75 and a.precision >= min(1.0, 2 * base[name]), (name, a, base)
+        assert confirmed.get(name, 0) >= 0.75 * (a.tp + a.fn), (name, confirmed, a)
+        assert a.recall >= 0.5 and a.precision >= min(1.0, 2 * base[name]), (name, a, base)
 
 
 @pytest.fixture(scope="module")

@@ -4,9 +4,10 @@ or debunks it, or reports it in order to reject it) or `reports` (attributes it 
 
 The stance head is a multinomial logistic regression, trained on the set itself: every
 narrative's exemplars are `asserts`, its counter-exemplars `refutes`; the shipped stance bank
-(`narratives/background/stance-v1.yaml`, written for this project in EN/RU/UK on subjects of its
-own) adds generic assertions (some of them phrased as denials: "there was no attack"), generic
-refutations and neutral news reports. Stance is a property of how a passage speaks, mostly
+(`narratives/background/stance-v2.yaml`, written for this project in EN/RU/UK on subjects of its
+own) adds generic assertions (some phrased as denials: "there was no attack"; some carried by
+endorsed attribution: "investigators have confirmed that...", since v2: without them the head took
+any attribution for distance from the claim), generic refutations and neutral news reports. Stance is a property of how a passage speaks, mostly
 independent of which narrative it speaks about, so one head serves all narratives.
 
 What it reads of a passage (`features`):
@@ -49,7 +50,7 @@ from narratives.matching.sets import NarrativeSet
 STANCE = "stance-head-v2"  # named in run records
 COUNTER = "counter-centroid-v1"  # the per-narrative check, named beside it
 STANCES = ("asserts", "refutes", "reports")
-STANCE_BANK = "stance-v1"
+STANCE_BANK = "stance-v2"
 CUE_WEIGHT = 1.0  # scale of the debunk-cue feature next to the unit context vector
 
 # Words and phrases of debunking and fact-checking, matched case-insensitively at the start of a

@@ -291,7 +291,7 @@ def euvs_stance(tracker: Tracker, docs: list[Doc], claims: dict[str, str], folds
                                              list(tracker.stance_texts))  # fmt: skip
         zero, _ = zero_head.predict(vectors, texts, docs_arg)
         out["zero_shot" + key] = summary(carried(zero))
-        cv = np.zeros(n, dtype=bool)
+        cv, biases = np.zeros(n, dtype=bool), []
         for train, test in splits:
             tr_p = np.flatnonzero(np.isin(owner, train))
             te_p = np.flatnonzero(np.isin(owner, test))
@@ -300,13 +300,19 @@ def euvs_stance(tracker: Tracker, docs: list[Doc], claims: dict[str, str], folds
                 list(tracker.stance_labels) + [labels[owner[i]] for i in tr_p],
                 list(tracker.stance_texts) + [texts[i] for i in tr_p],
                 [None] * len(base_x) + [documents[i] for i in tr_p] if context else None,
+                # calibration as with analysts' verdicts: cross-validated by case, counted by
+                # text, on the passages the matching gate confirms
+                groups=[None] * len(base_x) + [docs[owner[i]].group for i in tr_p],
+                units=[None] * len(base_x) + [int(owner[i]) for i in tr_p],
+                judged=[False] * len(base_x) + [bool(confirmed[i]) for i in tr_p],
             )
+            biases.append(round(float(head.bias), 3))  # the calibration's choice in this fold
             pred, _ = head.predict(vectors[te_p], [texts[i] for i in te_p],
                                    [documents[i] for i in te_p] if context else None)  # fmt: skip
             stances = np.array(["reports"] * len(texts), dtype=object)
             stances[te_p] = pred
             cv[test] = carried(stances)[test]
-        out["cv" + key] = summary(cv)
+        out["cv" + key] = summary(cv) | {"asserts_bias": biases}
     out["passages"] = len(texts)
     out["asserts_text_is_claim"] = int(
         sum(d.label == "asserts" and d.text.strip() == claims[d.group].strip() for d in docs)

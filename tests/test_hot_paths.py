@@ -110,7 +110,7 @@ def _bank(rng, labelled: bool = False) -> ExemplarBank:
         extra = LabelledExamples(
             lv, ["a", "a", "b", "b", "a", "b"], np.array([1, 0, 1, 0, 1, 1], bool),
             np.zeros(6, bool), [""] * 6, ["asserts", "no", "reports", "no", "refutes", "asserts"],
-            {}, "fp",
+            [f"doc{i}" for i in range(6)], {}, "fp",
         )  # fmt: skip
     return ExemplarBank(ids, ["en"] * len(ids), [str(i) for i in range(len(ids))], vectors, extra)
 

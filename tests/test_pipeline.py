@@ -195,6 +195,52 @@ def test_twenty_labels_typed_on_the_demo_change_its_prevalence_and_outlive_rerun
     assert rows[nid]["corrected"] is not None
 
 
+def test_analysts_stance_verdicts_calibrate_the_asserts_decision_and_the_run_records_it(
+    demo_run, tmp_path, e5
+):
+    """Analysts give stance verdicts (the review queue's uncertain stream) on the demo's
+    confirmed passages, from the corpus's gold: `refutes` where the document's gold stance says
+    so, `asserts` where the document carries the narrative. With 20 (document, narrative)
+    pairs of each or more, the stance head measures by cross-validation grouped by document
+    where missed claims and counted refutations are equally frequent, moves its decision there,
+    and the run records the move; a re-run with the same labels changes nothing."""
+    import shutil
+
+    from narratives.labels.inbox import Journal
+    from narratives.labels.model import now
+    from narratives.labels.queue import label_for, next_items
+
+    src, _ = demo_run
+    settings = src.replace(home=tmp_path / "var")
+    shutil.copytree(src.home, settings.home)
+    with reader(settings.database) as con:
+        gold = {h: (g or [], json.loads(s) if s else {}) for h, g, s in con.execute(
+            "SELECT content_hash, gold_labels, meta->>'gold_stance' FROM documents").fetchall()}  # fmt: skip
+        items = next_items(con, "uncertain", [], n=1000)
+    journal = Journal(settings.labels_dir, "hal")
+    pairs = {"asserts": set(), "refutes": set()}
+    for item in items:
+        narratives, stances = gold[item["document_hash"]]
+        nid = item["narrative_id"]
+        verdict = stances.get(nid) or ("asserts" if nid in narratives else None)
+        if item["decision"] == "confirmed" and verdict in pairs:
+            journal.append(label_for(item, verdict, "hal", now()))
+            pairs[verdict].add((item["document_hash"], nid))
+    assert min(len(p) for p in pairs.values()) >= 20, {k: len(p) for k, p in pairs.items()}
+    run = pipeline.run_pipeline(settings, e5)
+    assert run["parameters"]["stance_calibration"] == "equal-error-cv-v1"
+    calibration = run["counts"]["stance_calibration"]
+    assert calibration["labelled_pairs"] == sum(len(p) for p in pairs.values())
+    assert calibration["asserts_bias"] != 0.0  # measured, not the default
+    with reader(settings.database) as con:  # what the run row keeps for analysts' SQL
+        stored = con.execute(
+            "SELECT counts->'stance_calibration'->>'asserts_bias' FROM runs WHERE id = ?",
+            [run["id"]]).fetchall()  # fmt: skip
+    assert float(stored[0][0]) == calibration["asserts_bias"]
+    again = pipeline.run_pipeline(settings, e5)["counts"]
+    assert again["rescored_for_labels"] == 0 and again["stance_calibration"] == {}
+
+
 def test_an_audit_by_a_truthful_analyst_moves_the_demo_prevalence_toward_the_truth(
     demo_run, tmp_path
 ):

@@ -51,6 +51,8 @@ def test_the_run_records_scope_and_stance(scoped):
     assert run["parameters"]["scope_threshold"] == Settings().scope_threshold
     assert "stance_c" in run["parameters"]
     assert run["parameters"]["stance_counter_check"] == "counter-centroid-v1"
+    assert run["parameters"]["stance_calibration"] == "equal-error-cv-v1"
+    assert run["counts"]["stance_calibration"] == {}  # no analysts' verdicts: nothing to measure
 
 
 def test_documents_about_the_event_are_in_scope_and_the_others_are_not(scoped):
@@ -145,6 +147,70 @@ def test_an_asserting_passage_nearer_a_narratives_counter_exemplars_refutes_it()
     assert (judged.stance(1, "a"), judged.stance(1, "b")) == ("refutes", "asserts")
     judged.stances[1] = "reports"
     assert judged.stance(1, "a") == "reports"  # only an assertion is turned round
+
+
+def test_the_equal_error_bias_misses_as_many_claims_as_it_lets_refutations_through():
+    import numpy as np
+
+    from narratives.matching.stance import equal_error_bias
+
+    rng = np.random.default_rng(0)
+    asserting, refuting = rng.normal(0.5, 1, 4000), rng.normal(-1.5, 1, 4000)
+    bias = equal_error_bias(asserting, refuting)
+    assert abs(bias - 0.5) < 0.05  # the two normals cross at -0.5: a margin of -0.5 and up counts
+    missed, through = np.mean(asserting + bias < 0), np.mean(refuting + bias >= 0)
+    assert abs(missed - through) <= 1 / 4000 and 0.14 < missed < 0.17
+    # a claim that can never be counted (none of its rows judged) is missed at any bias: to miss
+    # as few, one refutation in two must come through
+    assert equal_error_bias(np.array([1.0, -np.inf]), np.array([-1.0, -np.inf])) == 1.0
+
+
+def test_the_stance_head_calibrates_only_on_enough_labelled_groups():
+    """Labelled rows (a group each) beside unlabelled training texts: with 20 of each stance in
+    4 groups or more the asserts decision moves to the equal-error point of the grouped
+    cross-validation; with fewer, or with calibration off, it stays where the head puts it."""
+    import numpy as np
+
+    from narratives.matching.stance import StanceHead
+
+    rng = np.random.default_rng(1)
+    centre = {"asserts": np.eye(8)[0], "refutes": np.eye(8)[1], "reports": np.eye(8)[2]}
+
+    def rows(stance, n, shift=0.0):
+        v = centre[stance] + shift * np.eye(8)[1] + rng.normal(0, 0.6, (n, 8))
+        return list(v / np.linalg.norm(v, axis=1, keepdims=True)), [stance] * n
+
+    vectors, stances, groups = [], [], []
+    for stance in centre:  # the bank: clean examples, no group
+        v, s = rows(stance, 30)
+        vectors, stances, groups = vectors + v, stances + s, groups + [None] * 30
+    # the coverage's own claims lean towards the refutations' side: the head trained on the
+    # bank would miss many of them; calibration measures that and moves the decision. Each
+    # labelled document holds two passages of one stance; the first 15 of each come first.
+    for g in range(24):
+        for stance, shift in (("asserts", 0.8), ("refutes", 0.0)):
+            v, s = rows(stance, 2, shift)
+            vectors, stances, groups = vectors + v, stances + s, groups + [f"{stance}{g}"] * 2
+    x = np.array(vectors, dtype=np.float32)
+    head = StanceHead(Settings(stance_context=0)).fit(x, stances, groups=groups)
+    assert head.calibrated_on == 48 and head.bias != 0.0
+    # at the bias, as many asserting documents are missed as refuting ones are counted
+    # (out-of-fold margins; 24 documents each, so equal to within one document)
+    margins = head.unit_margins
+    missed = np.mean(margins["asserts"] + head.bias < 0)
+    through = np.mean(margins["refutes"] + head.bias >= 0)
+    assert abs(missed - through) <= 1 / 24 and 0 < missed < 0.5
+    n = 90 + 4 * 15
+    few = StanceHead(Settings(stance_context=0)).fit(x[:n], stances[:n], groups=groups[:n])
+    assert (few.calibrated_on, few.bias) == (0, 0.0)  # 15 documents of each stance: too few
+    off = StanceHead(Settings(stance_context=0, stance_calibration=False)).fit(x, stances,
+                                                                             groups=groups)  # fmt: skip
+    assert (off.calibrated_on, off.bias) == (0, 0.0)
+    # the bias is what predict adds: a row on the boundary changes side with it
+    classes, proba = head.probabilities(x)
+    moved = [s for s, p in zip(head.predict(x)[0], proba, strict=True)
+             if (s == "asserts") != (classes[int(np.argmax(p))] == "asserts")]  # fmt: skip
+    assert moved or head.bias == 0.0
 
 
 def test_a_denial_is_nearer_the_counter_exemplars_and_a_plain_claim_is_not(e5):

@@ -41,7 +41,8 @@ def training_examples(con, set_id: str, model_id: str) -> LabelledExamples | Non
         f"""
         WITH current AS ({CURRENT})
         SELECT c.label_id, c.narrative_id, c.verdict, e.vector,
-               (SELECT any_value(p.text) FROM passages p WHERE p.text_hash = c.passage_hash)
+               (SELECT any_value(p.text) FROM passages p WHERE p.text_hash = c.passage_hash),
+               c.document_hash
         FROM current c JOIN embeddings e ON e.text_hash = c.passage_hash AND e.model_id = $model
         WHERE c.item_kind = 'passage' AND c.stream <> 'audit'
         ORDER BY c.label_id
@@ -59,6 +60,7 @@ def training_examples(con, set_id: str, model_id: str) -> LabelledExamples | Non
         none=np.array([v == "none" for v in verdicts]),
         texts=[r[4] or "" for r in rows],
         verdicts=verdicts,
+        documents=[r[5] for r in rows],
         counts=counts,
         fingerprint=hashlib.sha256("".join(r[0] for r in rows).encode()).hexdigest()[:16],
     )

@@ -34,6 +34,7 @@ class LabelledExamples:
     none: np.ndarray  # bool: "none of the set's narratives": a negative for every narrative
     texts: list[str]  # the passages' texts (the stance head's cue feature reads them)
     verdicts: list[str]  # asserts | refutes | reports | no | none
+    documents: list[str]  # the labelled passage's document (content hash): a group in CV
     counts: dict  # verdict -> labels, for the run record
     fingerprint: str  # changes when the labels do: the match step then scores again
 
@@ -46,11 +47,14 @@ class LabelledExamples:
         use = own | self.none | (self.positive & ~own)
         return np.flatnonzero(use), (own & self.positive)[use].astype(int)
 
-    def stances(self) -> tuple[np.ndarray, list[str], list[str]]:
-        """(vectors, texts, stances) of the labelled passages that carry a stance verdict: more
-        examples for the stance head, in the coverage's own words."""
+    def stances(self) -> tuple[np.ndarray, list[str], list[str], list[str], list[tuple]]:
+        """(vectors, texts, stances, documents, (document, narrative) pairs) of the labelled
+        passages that carry a stance verdict: more examples for the stance head, in the
+        coverage's own words; the pairs are what a count counts."""
         keep = [i for i, v in enumerate(self.verdicts) if v in ("asserts", "refutes", "reports")]
-        return self.vectors[keep], [self.texts[i] for i in keep], [self.verdicts[i] for i in keep]
+        return (self.vectors[keep], [self.texts[i] for i in keep],
+                [self.verdicts[i] for i in keep], [self.documents[i] for i in keep],
+                [(self.documents[i], self.narrative_ids[i]) for i in keep])  # fmt: skip
 
 
 @dataclass

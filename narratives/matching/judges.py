@@ -53,10 +53,15 @@ class Judges:
             event_head, new = scope.EventHead(settings).fit(on_v, off_v), new + n_on + n_off
         texts, labels = stance.training_texts(nset)
         vectors, n_stance = embed_cached(con, embedder, texts, EXEMPLAR_ROLE)
+        # the analysts' verdicts: cross-validated by document, counted by (document, narrative)
+        groups: list = [None] * len(texts)
+        units: list = [None] * len(texts)
         if labelled is not None:
-            more_v, more_t, more_s = labelled.stances()
+            more_v, more_t, more_s, more_g, more_u = labelled.stances()
             vectors, texts, labels = np.vstack([vectors, more_v]), texts + more_t, labels + more_s
-        stance_head = stance.StanceHead(settings).fit(vectors, labels, texts)
+            groups, units = groups + more_g, units + more_u
+        stance_head = stance.StanceHead(settings).fit(vectors, labels, texts, groups=groups,
+                                                      units=units)  # fmt: skip
         counter = None
         if settings.stance_counter_check:
             counter = stance.CounterCheck().fit(nset, dict(zip(texts, vectors, strict=True)))

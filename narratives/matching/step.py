@@ -100,10 +100,11 @@ def match_step(settings: Settings, run_id: int, embedder: Embedder | None = None
             "AND m.set_version = $version AND m.model_id = $model) ORDER BY p.id",
             {"model": embedder.model_id, "set": nset.id, "version": nset.version},
         ).fetchall()
-        store_s, judges_new = 0.0, 0
+        store_s, judges_new, calibration = 0.0, 0, {}
         # nothing to score (a re-run with nothing new): the heads are not fitted at all
         if todo:
             judges, judges_new = Judges.fit(con, nset, embedder, settings, bank.labelled)
+            calibration = _calibration(judges)
             scorer.prepare(bank, nset)  # fitted once, here: workers get it fitted
             matcher = Matcher(scorer, bank, nset, judges, settings.top_k_matches)
             parts = (
@@ -136,6 +137,7 @@ def match_step(settings: Settings, run_id: int, embedder: Embedder | None = None
             "exemplar_embeddings_new": exemplars_new + judges_new,
             "labels_used": bank.labelled.counts if bank.labelled is not None else {},
             "rescored_for_labels": rescored,
+            "stance_calibration": calibration,
         }
         runs.update_run(
             con, run_id, counts=counts,
@@ -192,6 +194,17 @@ def _partition(con, chunk: list[tuple], model_id: str) -> pa.Table:
         "text": [r[2] for r in chunk],
         "vector": vector_store.vectors_to_arrow(vectors),
     })  # fmt: skip
+
+
+def _calibration(judges: Judges) -> dict:
+    """What the stance head's calibration on analysts' verdicts did, for the run record."""
+    head = judges.stance_head
+    if not head.calibrated_on:
+        return {}
+    log.info("stance: the 'asserts' decision moved by %+.3f in log-odds, where missed claims and "
+             "counted refutations are equally frequent among the %d (document, narrative) pairs "
+             "analysts judged", head.bias, head.calibrated_on)  # fmt: skip
+    return {"asserts_bias": round(float(head.bias), 4), "labelled_pairs": head.calibrated_on}
 
 
 def _training_key(labels: str | None, settings: Settings) -> str:

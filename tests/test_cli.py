@@ -53,4 +53,15 @@ def test_cli_run_then_query_commands(tmp_path, capsys, data_dir):
     assert "narratives list" in capsys.readouterr().err
 
     assert main(common + ["agreement"]) == 0
-    assert "macro-F1 over 2 narratives" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "macro-F1 over 2 narratives" in out
+    assert "with the class of documents carrying none of them" in out  # as `eval` averages
+    from narratives.core.store import reader
+    from narratives.matching.queries import gold_agreement
+
+    with reader(tmp_path / "narratives.duckdb") as con:
+        none = gold_agreement(con, none_class=True)[-1]
+        no_gold = con.execute(
+            "SELECT count(*) FROM documents WHERE gold_labels IS NOT NULL AND len(gold_labels) = 0"
+        ).fetchall()[0][0]  # fmt: skip
+    assert none.narrative == "(none)" and none.tp + none.fn == no_gold > 0

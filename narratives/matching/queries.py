@@ -141,9 +141,14 @@ class Agreement:
         return 2 * p * r / (p + r) if p + r else 0.0
 
 
-def gold_agreement(con, set_id: str | None = None) -> list[Agreement]:
+NONE = "(none)"  # the class of documents carrying none of the set's narratives
+
+
+def gold_agreement(con, set_id: str | None = None, none_class: bool = False) -> list[Agreement]:
     """Document-level decisions (a document has a narrative when one of its passages is
-    confirmed) against the gold labels stored with a corpus, for each live narrative."""
+    confirmed) against the gold labels stored with a corpus, for each live narrative; with
+    `none_class`, one more row, `(none)`: documents with none of them, in gold and as counted
+    (the class `narratives eval` also averages its macro-F1 over)."""
     set_id, version, model_id = live_set(con, set_id)
     narratives = [r[0] for r in con.execute(
         "SELECT narrative_id FROM narratives WHERE set_id = ? AND set_version = ? ORDER BY 1", [set_id, version]
@@ -174,6 +179,13 @@ def gold_agreement(con, set_id: str | None = None) -> list[Agreement]:
             fp += p and not g
             fn += g and not p
         out.append(Agreement(nid, tp, fp, fn))
+    if none_class:
+        known = set(narratives)
+        gold_none = [not known & set(gold or []) for _, gold, _ in docs]
+        counted_none = [not known & set(predicted or []) for _, _, predicted in docs]
+        pairs = list(zip(gold_none, counted_none, strict=True))
+        out.append(Agreement(NONE, sum(g and p for g, p in pairs), sum(p and not g for g, p in pairs),
+                             sum(g and not p for g, p in pairs)))  # fmt: skip
     return out
 
 

@@ -41,6 +41,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from narratives.core.settings import Settings  # noqa: E402
+from narratives.evaluation.counted import count_documents, in_window  # noqa: E402
 from narratives.matching import scope, stance  # noqa: E402
 from narratives.matching.bank import ExemplarBank, embed_bank  # noqa: E402
 from narratives.matching.base import get_scorer  # noqa: E402
@@ -141,41 +142,16 @@ class Tracker:
         date is in the window), `head_scope` (the same by the event head alone), `carried` (the
         narratives with a passage confirmed for them that asserts) and `counted` (in scope and
         carrying one). With `context`, stance judges each passage among its document's
-        neighbours (`documents`), as the match step should call it."""
+        neighbours that speak of the same narrative, as the match step does
+        (`narratives.evaluation.counted`)."""
         texts, owner = self.passages(docs)
-        vectors = self.embed(texts)
-        decisions = self.scorer.decide(vectors, self.bank, self.nset, top_k=3)
-        asked = [[d.narrative_id for d in row] for row in decisions]
-        judged = self.judges.judge(vectors, texts, owner.tolist() if context else None, asked)
-        hits = judged.term_hits
-        head = judged.event_scores >= self.judges.threshold
-        n = len(docs)
-        window = np.array([in_window(self.nset.event, d.date) for d in docs], dtype=bool)
-        carried: list[set[str]] = [set() for _ in range(n)]
-        confirmed = np.zeros(n, dtype=bool)
-        for i, row in enumerate(decisions):
-            for d in row:
-                if d.decision == "confirmed":
-                    confirmed[owner[i]] = True
-                    if judged.stance(i, d.narrative_id) == "asserts":
-                        carried[owner[i]].add(d.narrative_id)
-        in_scope = (np.bincount(owner[hits | head], minlength=n) > 0) & window
-        carries = np.array([bool(c) for c in carried])
-        return {
-            "confirmed": confirmed,
-            "in_scope": in_scope,
-            "head_scope": (np.bincount(owner[head], minlength=n) > 0) & window,
-            "terms": np.bincount(owner[hits], minlength=n) > 0,
-            "carried": carried,
-            "counted": in_scope & carries,
-        }
-
-
-def in_window(event: Event | None, date: dt.date | None) -> bool:
-    """Inside the event's date window; an undated document (NTREX, SemEval) counts as inside."""
-    if event is None or date is None:
-        return True
-    return (event.start is None or date >= event.start) and (event.end is None or date <= event.end)
+        got = count_documents(
+            self.embed(texts), texts, owner, len(docs), scorer=self.scorer, bank=self.bank,
+            nset=self.nset, judges=self.judges, top_k=3, context=context,
+            in_window=np.array([in_window(self.nset.event, d.date) for d in docs], dtype=bool),
+        )  # fmt: skip
+        return {"confirmed": got.confirmed, "in_scope": got.in_scope, "head_scope": got.head_scope,
+                "terms": got.terms, "carried": got.carried, "counted": got.counted}  # fmt: skip
 
 
 # --- data ------------------------------------------------------------------------------------

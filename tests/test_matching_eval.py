@@ -115,6 +115,41 @@ def test_eval_command_reports_and_records_the_run(e5, data_dir, tmp_path, capsys
     assert "--train is the evaluated file" in capsys.readouterr().err
 
 
+def test_eval_counted_measures_what_the_pipeline_counts(e5, data_dir, tmp_path, capsys):
+    """`eval --counted` on the scope fixture: the refutations of ukraine-involved that the matcher
+    alone counts as carrying it (their passages are confirmed for it) are not counted; the Syrian
+    Islamic State story and the document published after the event's window are out of scope;
+    the run records the scope and stance components it applied."""
+    common = ["--home", str(tmp_path), "-q"]
+    data = ["eval", str(data_dir / "scope-corpus.jsonl"), "--narratives",
+            str(data_dir / "scope-set.yaml"), "--out", str(tmp_path / "rep")]  # fmt: skip
+    assert main(common + data) == 0
+    assert main(common + data + ["--counted"]) == 0
+    assert "(what the pipeline counts)" in capsys.readouterr().out
+    plain, counted = (json.loads(p.read_text()) for p in
+                      sorted((tmp_path / "rep").glob("eval-*.json"), key=lambda p: p.stat().st_mtime))  # fmt: skip
+    assert (plain["counted"], counted["counted"]) == (False, True)
+    before = plain["metrics"]["all"]["per_narrative"]
+    after = counted["metrics"]["all"]["per_narrative"]
+    # the two refutations (sc-en-2, sc-uk-1) were false positives of ukraine-involved
+    assert before["ukraine-involved"]["precision"] < 1.0 == after["ukraine-involved"]["precision"]
+    assert after["ukraine-involved"]["recall"] == 1.0  # sc-en-1 still counted
+    # isk-responsible: sc-ru-1 counted; sc-en-4 (after the window) is not, so recall is 1/2
+    assert (
+        after["isk-responsible"]["recall"] == 0.5 and after["isk-responsible"]["precision"] == 1.0
+    )
+    with reader(tmp_path / "eval.duckdb") as con:
+        comp, params = con.execute("SELECT components, parameters FROM runs WHERE id = ?",
+                                   [counted["run_id"]]).fetchall()[0]  # fmt: skip
+    comp, params = json.loads(comp), json.loads(params)
+    assert comp["stance"].startswith("stance-head") and comp["scope"].startswith("terms+event-head")
+    assert params["counted"] is True and params["stance_counter_check"] == "counter-centroid-v1"
+    assert (
+        main(common + data + ["--counted", "--cv", "3"]) == 2
+    )  # the pipeline's own decisions only
+    assert "--counted applies the pipeline's own decisions" in capsys.readouterr().err
+
+
 def test_eval_learned_method_needs_labels(mini_settings, data_dir):
     with pytest.raises(ValueError, match="--train FILE or --cv"):
         run_eval(mini_settings, data_dir / "eval-labelled.jsonl", method="logistic-head")

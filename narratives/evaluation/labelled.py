@@ -1,9 +1,10 @@
 """Labelled files: JSONL, one document a line: `text`, `lang`, `labels` (or `gold_narratives`, as
 in a corpus file; narrative ids or labels of the set; other labels, e.g. `Other`, mean "none of
-the set's narratives"), and an optional `id`."""
+the set's narratives"), and an optional `id` and `published_at` (or `date`)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,17 @@ class LabelledDoc:
     text: str
     lang: str
     labels: tuple[str, ...]
+    date: dt.date | None = None  # from `published_at` or `date` when given (the event's window)
+
+
+def _date(value) -> dt.date | None:
+    """The day of an ISO date or timestamp ("2024-03-23", "2024-03-23T09:00:00Z"), else None."""
+    if not isinstance(value, str) or len(value) < 10:
+        return None
+    try:
+        return dt.date.fromisoformat(value[:10])
+    except ValueError:
+        return None
 
 
 def load_labelled(path: str | Path) -> list[LabelledDoc]:
@@ -42,9 +54,8 @@ def load_labelled(path: str | Path) -> list[LabelledDoc]:
             raise LabelledDataError(f"{path}: line {n}: `text` must be a non-empty string")
         if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
             raise LabelledDataError(f"{path}: line {n}: `labels` must be a list of strings")
-        docs.append(
-            LabelledDoc(str(row.get("id", n)), text, str(row.get("lang") or "und"), tuple(labels))
-        )
+        docs.append(LabelledDoc(str(row.get("id", n)), text, str(row.get("lang") or "und"),
+                                tuple(labels), _date(row.get("published_at") or row.get("date"))))  # fmt: skip
     if not docs:
         raise LabelledDataError(f"{path}: holds no documents")
     return docs

@@ -29,12 +29,16 @@ from embeddings.base import Embedder, normalise_text
 from narratives.core import runs
 from narratives.core.langs import TRACKED
 from narratives.core.store import writer
+from narratives.evaluation.counted import count_documents, in_window
 from narratives.evaluation.labelled import LabelledDoc, gold_matrix, load_labelled
 from narratives.evaluation.metrics import markdown, metrics
 from narratives.matching import calibration
 from narratives.matching.bank import GENERIC_BACKGROUND, ExemplarBank, active_ids, embed_bank
 from narratives.matching.base import Scorer, aggregate, get_scorer, score_matrix, scorer_parameters
 from narratives.matching.centring import centring_means
+from narratives.matching.judges import Judges
+from narratives.matching.judges import components as judge_components
+from narratives.matching.judges import parameters as judge_parameters
 from narratives.matching.sets import load_set
 from narratives.passages.langid import LANGID
 from narratives.passages.split import SPLITTER, split
@@ -48,14 +52,19 @@ __all__ = ["LEARNED", "METHODS", "LabelledDoc", "load_labelled", "run_eval"]
 
 
 # --- vectors and scores ----------------------------------------------------------------------
+def passage_texts(docs: list[LabelledDoc], max_words: int) -> list[list[str]]:
+    """Each document's passages, split like the pipeline splits."""
+    return [
+        [p.text for p in split(d.text, max_words, d.lang if d.lang in TRACKED else None)]
+        for d in docs
+    ]
+
+
 def embed_documents(
     con, embedder: Embedder, docs: list[LabelledDoc], max_words: int, progress: bool = False
 ) -> list[np.ndarray]:
     """Each document's passage vectors, split like the pipeline splits, cached in `con`."""
-    texts_per_doc = [
-        [p.text for p in split(d.text, max_words, d.lang if d.lang in TRACKED else None)]
-        for d in docs
-    ]
+    texts_per_doc = passage_texts(docs, max_words)
     flat = [t for texts in texts_per_doc for t in texts]
     vectors, _ = embed_cached(con, embedder, flat, "passage", progress=progress)
     out, start = [], 0
@@ -172,6 +181,20 @@ def cross_validated(
     return pred, rank
 
 
+def _counted(con, embedder, settings, nset, bank, scorer, docs, order) -> np.ndarray:
+    """(documents x narratives): what the pipeline would count (`count_documents`)."""
+    texts_per_doc = passage_texts(docs, settings.max_passage_words)
+    texts = [t for ts in texts_per_doc for t in ts]
+    owner = np.array([i for i, ts in enumerate(texts_per_doc) for _ in ts], dtype=int)
+    vectors, _ = embed_cached(con, embedder, texts, "passage")  # cached by the features already
+    judges, _ = Judges.fit(con, nset, embedder, settings)
+    scorer.prepare(bank, nset)
+    window = np.array([in_window(nset.event, d.date) for d in docs], dtype=bool)
+    got = count_documents(vectors, texts, owner, len(docs), scorer=scorer, bank=bank, nset=nset,
+                          judges=judges, top_k=settings.top_k_matches, in_window=window)  # fmt: skip
+    return got.matrix(order)
+
+
 # --- a recorded evaluation run ---------------------------------------------------------------
 def eval_database(settings) -> Path:
     """The DuckDB file evaluations use: its `runs` table and the embedding cache."""
@@ -190,13 +213,21 @@ def run_eval(
     centre_on: str | Path | None = None,
     out_dir: str | Path | None = None,
     embedder: Embedder | None = None,
+    counted: bool = False,
 ) -> dict:
     """Evaluate the set in `settings.narrative_set` on a labelled file; record the run in
     `runs` (components, parameters, model id, the headline numbers) and write
     `<out_dir>/eval-<run>.md` and `.json`. With `centre_on` (unlabelled {text, lang} JSONL),
-    passages and exemplars are centred by language before scoring. Returns the report."""
+    passages and exemplars are centred by language before scoring. With `counted`, a document
+    has a narrative when the pipeline would count it (`narratives.evaluation.counted`: a passage
+    confirmed and asserting it, the document in the event's scope), what `narratives agreement`
+    measures on a stored run; the set's thresholds only. Returns the report."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    if counted and method != "thresholds":
+        raise ValueError(
+            "--counted applies the pipeline's own decisions: use it without --method, --train or --cv"
+        )
     if method in LEARNED and not train and folds < 2:
         raise ValueError(f"method {method!r} learns from labels: give --train FILE or --cv K (K >= 2)")  # fmt: skip
     nset = load_set(settings.narrative_set)
@@ -212,12 +243,14 @@ def run_eval(
         "aggregation": aggregation, "method": method,
         "index": "faiss-flat-ip",
         "centring": "by-language" if centre_on else None,
+        **(judge_components() if counted else {}),
     }  # fmt: skip
     parameters = {
         "max_passage_words": settings.max_passage_words, **scorer_parameters(settings.scorer, settings),
         "data": str(data), "train": str(train) if train else None,
         "cv_folds": folds if not train else 0, "doc_head_c": head_c,
-        "centre_on": str(centre_on) if centre_on else None,
+        "centre_on": str(centre_on) if centre_on else None, "counted": counted,
+        **(judge_parameters(settings) if counted else {}),
     }  # fmt: skip
     with (
         writer(eval_database(settings), settings.lock_wait_s) as con,
@@ -256,6 +289,11 @@ def run_eval(
             pred, rank = cross_validated(
                 method, feats, gold, order, defaults, folds, groups=groups, **kwargs
             )
+        elif counted:
+            pred, rank = (
+                _counted(con, embedder, settings, nset, bank, scorer, docs, order),
+                feats.scores,
+            )
         else:
             tr = features(train_docs) if train_docs else None
             tg = gold_matrix(train_docs, nset, order) if train_docs else None
@@ -265,7 +303,7 @@ def run_eval(
         report = {
             "run_id": run_id, "data": str(data), "set": f"{nset.id}@{nset.version}",
             "model_id": embedder.model_id, "scorer": settings.scorer,
-            "aggregation": aggregation, "method": method,
+            "aggregation": aggregation, "method": method, "counted": counted,
             "trained_on": str(train) if train else (f"{folds}-fold CV" if method in LEARNED else None),
             "fitted": fitted, "metrics": metrics(docs, gold, pred, rank, order),
         }  # fmt: skip

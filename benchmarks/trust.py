@@ -148,7 +148,7 @@ class Tracker:
         got = count_documents(
             self.embed(texts), texts, owner, len(docs), scorer=self.scorer, bank=self.bank,
             nset=self.nset, judges=self.judges, top_k=3, context=context,
-            in_window=np.array([in_window(self.nset.event, d.date) for d in docs], dtype=bool),
+            inside_window=np.array([in_window(self.nset.event, d.date) for d in docs], dtype=bool),
         )  # fmt: skip
         return {"confirmed": got.confirmed, "in_scope": got.in_scope, "head_scope": got.head_scope,
                 "terms": got.terms, "carried": got.carried, "counted": got.counted}  # fmt: skip

@@ -45,18 +45,19 @@ class Counted:
 
     def matrix(self, order: list[str]) -> np.ndarray:
         """(documents x narratives) booleans: counted for that narrative."""
-        return np.array([[bool(s) and n in c for n in order] for c, s in
-                         zip(self.carried, self.in_scope, strict=True)], dtype=bool).reshape(
-            len(self.carried), len(order))  # fmt: skip
+        out = np.zeros((len(self.carried), len(order)), dtype=bool)
+        for i, (carried, in_scope) in enumerate(zip(self.carried, self.in_scope, strict=True)):
+            out[i] = [in_scope and n in carried for n in order]
+        return out
 
 
 def count_documents(
     vectors: np.ndarray, texts: list[str], owner: np.ndarray, n_docs: int, *, scorer: Scorer,
     bank: ExemplarBank, nset: NarrativeSet, judges: Judges, top_k: int,
-    in_window: np.ndarray | None = None, context: bool = True,
+    inside_window: np.ndarray | None = None, context: bool = True,
 ) -> Counted:  # fmt: skip
     """`vectors`, `texts`: every passage, those of a document together and in order; `owner`:
-    each passage's document (0..n_docs-1). `in_window`: per document, dated inside the event's
+    each passage's document (0..n_docs-1). `inside_window`: per document, dated inside the event's
     window (None: all are). With `context`, stance judges each passage among its document's
     neighbours that speak of the same narrative (its best-scoring one), as the match step does."""
     owner = np.asarray(owner, dtype=int)
@@ -65,7 +66,8 @@ def count_documents(
             for d, row in zip(owner, decisions, strict=True)] if context else None  # fmt: skip
     asked = [[d.narrative_id for d in row] for row in decisions]
     judged = judges.judge(vectors, texts, keys, asked)
-    window = np.ones(n_docs, dtype=bool) if in_window is None else np.asarray(in_window, bool)
+    window = (np.ones(n_docs, dtype=bool) if inside_window is None
+              else np.asarray(inside_window, dtype=bool))  # fmt: skip
     carried: list[set[str]] = [set() for _ in range(n_docs)]
     confirmed = np.zeros(n_docs, dtype=bool)
     for i, row in enumerate(decisions):

@@ -191,7 +191,7 @@ def _counted(con, embedder, settings, nset, bank, scorer, docs, order) -> np.nda
     scorer.prepare(bank, nset)
     window = np.array([in_window(nset.event, d.date) for d in docs], dtype=bool)
     got = count_documents(vectors, texts, owner, len(docs), scorer=scorer, bank=bank, nset=nset,
-                          judges=judges, top_k=settings.top_k_matches, in_window=window)  # fmt: skip
+                          judges=judges, top_k=settings.top_k_matches, inside_window=window)  # fmt: skip
     return got.matrix(order)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from narratives.core.jsonl import json_rows
+from narratives.ingest.sources.corpus import parse_datetime
 from narratives.matching.sets import NarrativeSet
 
 
@@ -28,13 +29,9 @@ class LabelledDoc:
 
 
 def _date(value) -> dt.date | None:
-    """The day of an ISO date or timestamp ("2024-03-23", "2024-03-23T09:00:00Z"), else None."""
-    if not isinstance(value, str) or len(value) < 10:
-        return None
-    try:
-        return dt.date.fromisoformat(value[:10])
-    except ValueError:
-        return None
+    """The UTC day of an ISO date or timestamp, read as the corpus source reads `published_at`."""
+    when = parse_datetime(value) if value else None
+    return when.date() if when is not None else None
 
 
 def load_labelled(path: str | Path) -> list[LabelledDoc]:

@@ -31,7 +31,7 @@ import numpy as np
 from benchmarks.trust import Tracker, claim_gate, euvs_docs, fmt, share
 from narratives.core.settings import Settings
 from narratives.matching.sets import load_set
-from narratives.matching.stance import unit_mean
+from narratives.matching.stance import CounterCheck, unit_mean
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -86,9 +86,15 @@ def main(argv=None) -> int:
             tr, te = idx[train], idx[test]
             claim_rows = np.flatnonzero(np.isin(owner, tr[labels[tr] == "asserts"]))
             debunk_rows = np.flatnonzero(np.isin(owner, tr[labels[tr] == "refutes"]))
-            ex, ce = unit_mean(list(vectors[claim_rows])), unit_mean(list(vectors[debunk_rows]))
+            # the shipped check, its one narrative the theme: the training cases' claims as
+            # exemplars, their disproofs as counter-exemplars
+            check = CounterCheck()
+            check.centroids[theme] = (unit_mean(list(vectors[claim_rows])),
+                                      unit_mean(list(vectors[debunk_rows])))  # fmt: skip
             rows = np.flatnonzero(np.isin(owner, te))
-            nearer = vectors[rows] @ ce > vectors[rows] @ ex
+            nearer = [
+                theme in n for n in check.nearer_counter(vectors[rows], [[theme]] * len(rows))
+            ]
             for r, flip in zip(rows, nearer, strict=True):
                 if asserts[r]:
                     without[owner[r]] = True

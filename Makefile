@@ -15,7 +15,7 @@ export HF_DATASETS_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 export HF_HOME ?= $(CURDIR)/var/hf
 
-.PHONY: install demo test lint format clean bench bench-quick bench-search bench-scale eval agreement dashboard browser eval-quality eval-trust eval-prevalence
+.PHONY: install demo test lint format clean strace bench bench-quick bench-search bench-scale eval agreement dashboard browser eval-quality eval-trust eval-prevalence
 
 install: $(STAMP)
 
@@ -42,6 +42,12 @@ browser:
 	@test -x /usr/bin/chromium || { \
 	  if [ "$$(id -u)" != 0 ]; then echo "the browser tests need chromium: run 'apt-get install chromium' as root" >&2; exit 1; fi; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+
+# The store's handoff test slows DuckDB's lock call with strace (tests/test_store_handoff.py).
+strace:
+	@test -x /usr/bin/strace || { \
+	  if [ "$$(id -u)" != 0 ]; then echo "the store's handoff test needs strace: run 'apt-get install strace' as root" >&2; exit 1; fi; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q strace; }
 
 dashboard: $(STAMP)  ## serve the dashboards on http://127.0.0.1:8501 (after `make demo`)
 	$(BIN)/narratives dashboard
@@ -72,7 +78,7 @@ eval-prevalence: $(STAMP)  ## corrected prevalence: classify-and-count vs audit-
 		--semeval-taxonomy $(EVAL_DATA)/semeval2025_t10/taxonomy.json \
 		--semeval-descriptions $(EVAL_DATA)/semeval2025_t10/narrative_descriptions_en.jsonl $(if $(MODEL),--model $(MODEL))
 
-test: $(STAMP) browser  ## set up, check the import contract, run the test suite (pytest's exit 5, no tests collected, is a failure)
+test: $(STAMP) browser strace  ## set up, check the import contract, run the test suite (pytest's exit 5, no tests collected, is a failure)
 	$(BIN)/lint-imports
 	@$(BIN)/python -m pytest -q $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc

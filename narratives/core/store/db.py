@@ -12,6 +12,8 @@ from pathlib import Path
 
 import duckdb
 
+from narratives.core.store import handoff
+
 log = logging.getLogger(__name__)
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -183,6 +185,32 @@ def transaction(con) -> Iterator[None]:
     con.execute("COMMIT")
 
 
+def _busy(path: Path, pid_hint: str) -> DatabaseBusy:
+    return DatabaseBusy(
+        f"{path} is open for writing in another process ({pid_hint}); "
+        "wait for that pipeline step to finish, or stop it, then retry. "
+        "Dashboards read the published snapshot and never hold this file."
+    )
+
+
+@contextmanager
+def _connection(path: Path, read_only: bool, wait_s: float) -> Iterator[duckdb.DuckDBPyConnection]:
+    """DuckDB's connection, opened once this process holds the database's lock file (see
+    handoff.py for why DuckDB's own lock is not enough); closed before the lock is let go."""
+    deadline = time.monotonic() + wait_s
+
+    def busy() -> DatabaseBusy:
+        pid = handoff.holder(path)
+        return _busy(path, f"pid {pid}" if pid else "see the process list")
+
+    with handoff.held(path, exclusive=not read_only, wait_s=wait_s, busy=busy):
+        con = _open(path, read_only, max(deadline - time.monotonic(), 0.0))
+        try:
+            yield con
+        finally:
+            con.close()
+
+
 def _open(path: Path, read_only: bool, wait_s: float):
     deadline = time.monotonic() + wait_s
     delay = 0.05
@@ -194,11 +222,7 @@ def _open(path: Path, read_only: bool, wait_s: float):
             if not isinstance(exc, duckdb.IOException) or not re.search(r"\block\b", str(exc)):
                 raise _unreadable(path, exc) from exc
             if time.monotonic() >= deadline:
-                raise DatabaseBusy(
-                    f"{path} is open for writing in another process ({_pid_hint(exc)}); "
-                    "wait for that pipeline step to finish, or stop it, then retry. "
-                    "Dashboards read the published snapshot and never hold this file."
-                ) from exc
+                raise _busy(path, _pid_hint(exc)) from exc
             time.sleep(delay)
             delay = min(delay * 2, 1.0)
 
@@ -216,17 +240,15 @@ def writer(path: str | Path, wait_s: float = 60.0) -> Iterator[duckdb.DuckDBPyCo
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    con = _open(path, read_only=False, wait_s=wait_s)
-    try:
-        apply_migrations(con)
-        yield con
-        con.execute("CHECKPOINT")
-    except duckdb.Error as exc:  # damage found past the first pages: still one clear line
-        if _is_damage(exc):
-            raise _unreadable(path, exc) from exc
-        raise
-    finally:
-        con.close()
+    with _connection(path, read_only=False, wait_s=wait_s) as con:
+        try:
+            apply_migrations(con)
+            yield con
+            con.execute("CHECKPOINT")
+        except duckdb.Error as exc:  # damage found past the first pages: still one clear line
+            if _is_damage(exc):
+                raise _unreadable(path, exc) from exc
+            raise
 
 
 @contextmanager
@@ -235,22 +257,20 @@ def reader(path: str | Path, wait_s: float = 10.0) -> Iterator[duckdb.DuckDBPyCo
     path = Path(path)
     if not path.exists():
         raise DatabaseMissing(f"no database at {path}; run `narratives run` first (or pass --db)")
-    con = _open(path, read_only=True, wait_s=wait_s)
-    try:
-        # A read-only connection cannot apply or record anything: say what is missing instead.
-        pending = pending_migrations(con)
-        if pending:
-            raise DatabaseOutdated(
-                f"{path} lacks migrations {', '.join(pending)}; "
-                "run `narratives migrate` (or any pipeline step) to apply them"
-            )
-        yield con
-    except duckdb.Error as exc:
-        if _is_damage(exc):
-            raise _unreadable(path, exc) from exc
-        raise
-    finally:
-        con.close()
+    with _connection(path, read_only=True, wait_s=wait_s) as con:
+        try:
+            # A read-only connection cannot apply or record anything: say what is missing.
+            pending = pending_migrations(con)
+            if pending:
+                raise DatabaseOutdated(
+                    f"{path} lacks migrations {', '.join(pending)}; "
+                    "run `narratives migrate` (or any pipeline step) to apply them"
+                )
+            yield con
+        except duckdb.Error as exc:
+            if _is_damage(exc):
+                raise _unreadable(path, exc) from exc
+            raise
 
 
 def fetch_arrow(con, sql: str, params: list | None = None):

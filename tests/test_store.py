@@ -191,6 +191,9 @@ def test_a_writer_in_another_process_gives_a_clear_busy_error(tmp_path):
         with pytest.raises(DatabaseBusy, match="open for writing in another process"):
             with reader(db, wait_s=0.5):
                 pass
+        with pytest.raises(DatabaseBusy, match=rf"\(pid {holder.pid}\)"):
+            with writer(db, wait_s=0.5):
+                pass
     finally:
         holder.kill()
         holder.wait()

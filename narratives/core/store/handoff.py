@@ -13,7 +13,7 @@ Writers take the lock exclusively, readers shared. flock locks belong to the ope
 closing some other descriptor of the database cannot drop them (unlike DuckDB's fcntl lock).
 Inside one process, nested opens of one database share one hold, as DuckDB shares one instance.
 The file `<database>.lock` is never deleted (deleting a lock file races with its next user); a
-writer writes its pid there, for the "held by" hint. Without flock (Windows), or where the lock
+writer writes its pid there while it holds the lock, for the "held by" hint. Without flock (Windows), or where the lock
 file cannot be made (a read-only folder of snapshots), DuckDB's own lock is all there is.
 """
 
@@ -35,7 +35,7 @@ except ImportError:  # Windows
 log = logging.getLogger(__name__)
 
 _guard = threading.Lock()
-_held: dict[str, list[int]] = {}  # lock file -> [descriptor, holds] in this process
+_held: dict[str, list[int]] = {}  # lock file -> [descriptor, holds, exclusive] in this process
 _taking: dict[str, threading.Lock] = {}  # lock file -> taken while one thread acquires it
 
 
@@ -44,12 +44,21 @@ def lock_path(db: Path) -> Path:
 
 
 def holder(db: Path) -> str | None:
-    """The pid the last writer wrote in the lock file, if any (a hint for busy errors)."""
+    """The pid of the writer holding the lock file, if it wrote one and still lives (a hint for
+    busy errors; a writer killed outright leaves its pid behind)."""
     try:
         text = lock_path(db).read_text(encoding="ascii", errors="replace").strip()
     except OSError:
         return None
-    return text if text.isdigit() else None
+    if not text.isdigit():
+        return None
+    try:
+        os.kill(int(text), 0)
+    except ProcessLookupError:
+        return None
+    except OSError:
+        pass  # it exists, owned by someone else
+    return text
 
 
 def _descriptor(path: Path) -> int | None:
@@ -116,7 +125,7 @@ def _acquire(path: Path, exclusive: bool, wait_s: float, busy) -> list[int] | No
             os.write(fd, f"{os.getpid()}\n".encode())
         except OSError:
             pass  # opened read-only: the hint is missing, the lock still holds
-    entry = [fd, 1]
+    entry = [fd, 1, int(exclusive)]
     with _guard:
         _held[str(path)] = entry
     return entry
@@ -130,4 +139,10 @@ def _release(key: str, entry: list[int] | None) -> None:
         if entry[1]:
             return
         _held.pop(key, None)
-    os.close(entry[0])  # closing the descriptor lets go of its flock
+    fd, _, exclusive = entry
+    if exclusive:  # the pid goes with the hold: a busy message never names a finished writer
+        try:
+            os.ftruncate(fd, 0)
+        except OSError:
+            pass
+    os.close(fd)  # closing the descriptor lets go of its flock

@@ -37,17 +37,19 @@ demo: $(STAMP)  ## set up, run the pipeline on the bundled demo corpus, print pr
 agreement: $(STAMP)  ## document-level agreement of the demo run with the corpus's gold labels
 	$(BIN)/narratives agreement
 
-# The dashboard's browser tests drive Debian's chromium (headless); installed once, as root.
-browser:
-	@test -x /usr/bin/chromium || { \
-	  if [ "$$(id -u)" != 0 ]; then echo "the browser tests need chromium: run 'apt-get install chromium' as root" >&2; exit 1; fi; \
-	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+# Debian packages that tests drive, installed once, as root, when missing:
+# $(1) the program, $(2) the package, $(3) what needs it.
+define debian_package
+	@test -x $(1) || { \
+	  if [ "$$(id -u)" != 0 ]; then echo "$(3) need $(2): run 'apt-get install $(2)' as root" >&2; exit 1; fi; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(2); }
+endef
 
-# The store's handoff test slows DuckDB's lock call with strace (tests/test_store_handoff.py).
-strace:
-	@test -x /usr/bin/strace || { \
-	  if [ "$$(id -u)" != 0 ]; then echo "the store's handoff test needs strace: run 'apt-get install strace' as root" >&2; exit 1; fi; \
-	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q strace; }
+browser:  ## install Debian's chromium, which the dashboard's browser tests drive (headless)
+	$(call debian_package,/usr/bin/chromium,chromium,the browser tests)
+
+strace:  ## install strace, which the store's handoff test uses to slow DuckDB's lock call
+	$(call debian_package,/usr/bin/strace,strace,the store's handoff tests)
 
 dashboard: $(STAMP)  ## serve the dashboards on http://127.0.0.1:8501 (after `make demo`)
 	$(BIN)/narratives dashboard

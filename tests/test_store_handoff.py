@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from narratives.core.store import writer
+from narratives.core.store import reader, writer
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -133,8 +133,6 @@ def test_the_store_writer_keeps_every_commit_made_while_the_next_writer_waits(tm
 def test_readers_share_the_lock_and_a_writer_waits_for_them(tmp_path):
     """Readers hold the lock file shared: two read at once; a writer in another process waits
     until both are done, then sees what they saw and adds to it."""
-    from narratives.core.store import reader
-
     db = tmp_path / "t.duckdb"
     _seed(db)
     write = "from narratives.core.store import writer\nimport sys\n" \
